@@ -1,0 +1,3 @@
+from casecoder.cli.main import main
+
+main()

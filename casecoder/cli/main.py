@@ -1,0 +1,98 @@
+"""The ``casecoder`` command: a thin layer over the library, one sub-app per file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from casecoder.cli import export_cmd, sources_cmd
+from casecoder.cli.common import CatalogueGroup, JsonOpt, ProjectOpt, emit_json, progress_bar
+
+app = typer.Typer(
+    cls=CatalogueGroup,
+    help="casecoder: qualitative case coding and experience distillation.\n\n"
+    "Example: casecoder init && casecoder ingest cases/ && casecoder status",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+)
+app.add_typer(sources_cmd.app, name="sources")
+app.add_typer(export_cmd.app, name="export")
+
+
+@app.command()
+def init(project: ProjectOpt = Path(".")) -> None:
+    """Create a project store in a directory.
+
+    Example: casecoder init --project myproject
+    """
+    from casecoder.store import Store
+
+    with Store(project, create=True) as store:
+        typer.echo(f"Project ready: {store.path} (schema v{store.schema_version()})")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (read recursively).")],
+    project: ProjectOpt = Path("."),
+    kind: Annotated[str, typer.Option(help="case, interview or auto.")] = "auto",
+    role: Annotated[
+        list[str] | None,
+        typer.Option("--role", help="Speaker role mapping LABEL=ROLE (repeatable)."),
+    ] = None,
+    layout: Annotated[str, typer.Option(help="auto, plain or pdf (hard-wrapped text).")] = "auto",
+    as_json: JsonOpt = False,
+) -> None:
+    """Read transcripts and case narratives into the project.
+
+    Example: casecoder ingest cases/ --project myproject
+    """
+    from casecoder.ingest import collect
+    from casecoder.ingest import ingest as run_ingest
+    from casecoder.store import open_store
+    from casecoder.transcript import parse_role_map
+
+    roles = parse_role_map(list(role or []), "--role")
+    with open_store(project) as store:
+        total = sum(p.stat().st_size for p, _ in collect(paths))
+        with progress_bar(total, "ingest") as bar:
+            report = run_ingest(store, paths, kind=kind, roles=roles, layout=layout,
+                                progress=bar.advance)
+    if as_json:
+        emit_json(report.as_dict())
+        return
+    typer.echo(
+        f"added {len(report.added)}, updated {len(report.updated)}, "
+        f"unchanged {len(report.unchanged)}; {report.segments} segments"
+    )
+
+
+@app.command()
+def status(project: ProjectOpt = Path("."), as_json: JsonOpt = False) -> None:
+    """Summarise the project: sources, cases, segments, passes and recent runs.
+
+    Example: casecoder status --json
+    """
+    from casecoder.status import project_status
+
+    data = project_status(project)
+    if as_json:
+        emit_json(data)
+        return
+    typer.echo(f"project   {data['path']} (schema v{data['schema']})")
+    typer.echo(f"sources   {data['sources']} current ({data['versions']} versions)")
+    typer.echo(f"cases     {data['cases']}")
+    typer.echo(f"segments  {data['segments']}")
+    for p in data["passes"]:
+        typer.echo(f"pass      {p['name']}: {p['n']} codings by {p['coder']}")
+    for r in data["runs"][-5:]:
+        typer.echo(f"run       #{r['id']} {r['stage']} {r['started']} {r['status']}")
+
+
+def main() -> None:
+    app()
+

@@ -1,0 +1,479 @@
+"""Coding: apply a codebook's rules to stored segments, with evidence spans.
+
+How a unit (a sentence by default; turn or paragraph as options) is coded:
+
+* every literal term of the codebook (keywords, synonyms, negative keywords, literal
+  exclusions, proximity terms, and the leading literal of each regex) is found in one
+  pass of an Aho-Corasick automaton over the source's text (ASCII letters compared
+  case-insensitively); a regex is run only on units where its leading literal occurs
+  (or on every unit when it has none);
+* a hit is *negated* when a negation cue (``defaults.negation.cues``) stands within
+  ``window`` characters before it, with no clause punctuation between and the cue not
+  part of an exception word such as 不断; what a negated hit does follows the code's
+  ``negation`` mode: ``veto`` drops it, ``ignore`` keeps it, ``polarity`` keeps it
+  with polarity -1;
+* any exclusion of the code in the unit vetoes the code there;
+* the code is applied when at least one hit survives: the coding carries the unit's
+  span, the evidence spans of the hits, the rules that fired and a confidence (the
+  best rule's: keyword 0.9, negative keyword 0.9, pattern 0.8, synonym 0.75,
+  proximity 0.7; plus 0.05 per further distinct hit, at most 0.99).
+
+Quantified changes found by :mod:`casecoder.metrics` code their sentence ``out``.
+A pass is written in one transaction that first removes the pass's earlier content;
+other passes are untouched.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from casecoder import metrics as metrics_mod
+from casecoder.errors import CasecoderError
+from casecoder.models import Codebook, Source
+from casecoder.segment import clean_view
+from casecoder.store import Store
+
+CONFIDENCE = {"keyword": 0.9, "negative": 0.9, "pattern": 0.8, "synonym": 0.75,
+              "proximity": 0.7, "metric": 0.9}
+DEFAULT_CUES = ("未", "没有", "缺乏", "缺少", "不", "无", "尚未", "难以")
+DEFAULT_CUE_EXCEPTIONS = ("不断", "不仅", "不少", "不同", "不只", "不但", "无论", "不论",
+                          "不必", "无缝", "不可或缺", "不定期", "未来", "无偿", "不久")
+_CLAUSE = set("，,、：:；;。！？!?\n（）()")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+UNITS = ("sentence", "turn", "paragraph")
+
+
+def fold(text: str) -> str:
+    """Lower-case ASCII letters only (one-to-one, so offsets are kept)."""
+    return text.translate(_ASCII_LOWER)
+
+
+@dataclass
+class Hit:
+    code: str
+    kind: str
+    term: str
+    start: int
+    end: int
+    negated: bool = False
+
+
+@dataclass
+class _Pattern:
+    code: str
+    regex: re.Pattern[str]
+    source: str
+
+
+@dataclass
+class CompiledCodebook:
+    """A codebook made ready for matching (built once per pass)."""
+
+    codebook: Codebook
+    terms: list[str] = field(default_factory=list)
+    # per automaton term: (code, kind, index) entries
+    roles: list[list[tuple[str, str, int]]] = field(default_factory=list)
+    patterns: list[_Pattern] = field(default_factory=list)
+    untriggered: list[int] = field(default_factory=list)
+    regex_exclusions: dict[str, list[re.Pattern[str]]] = field(default_factory=dict)
+    cues: tuple[str, ...] = DEFAULT_CUES
+    cue_exceptions: tuple[str, ...] = DEFAULT_CUE_EXCEPTIONS
+    window: int = 3
+    automaton: Any = None
+
+    @classmethod
+    def build(cls, codebook: Codebook) -> CompiledCodebook:
+        import ahocorasick_rs
+
+        neg = codebook.defaults.get("negation") or {}
+        self = cls(codebook=codebook)
+        self.cues = tuple(neg.get("cues") or DEFAULT_CUES)
+        self.cue_exceptions = tuple(
+            dict.fromkeys([*DEFAULT_CUE_EXCEPTIONS, *(neg.get("exceptions") or [])]))
+        self.window = int(neg.get("window", 3))
+        index: dict[str, int] = {}
+
+        def add(term: str, code: str, kind: str, i: int = 0) -> None:
+            term = fold(term)
+            if not term:
+                return
+            if term not in index:
+                index[term] = len(self.terms)
+                self.terms.append(term)
+                self.roles.append([])
+            self.roles[index[term]].append((code, kind, i))
+
+        for code in codebook.codes.values():
+            r = code.rules
+            for t in r.keywords:
+                add(t, code.id, "keyword")
+            for t in r.synonyms:
+                add(t, code.id, "synonym")
+            for t in r.negative_keywords if hasattr(r, "negative_keywords") else []:
+                add(t, code.id, "negative")
+            for t in r.exclusions:
+                if t.startswith("re:"):
+                    self.regex_exclusions.setdefault(code.id, []).append(re.compile(t[3:]))
+                else:
+                    add(t, code.id, "exclusion")
+            for n, rule in enumerate(r.proximity):
+                for t in rule.get("a", []):
+                    add(t, code.id, "prox_a", n)
+                for t in rule.get("b", []):
+                    add(t, code.id, "prox_b", n)
+            for p in r.patterns:
+                k = len(self.patterns)
+                self.patterns.append(_Pattern(code.id, re.compile(p, re.IGNORECASE), p))
+                lead = leading_literal(p)
+                if lead:
+                    add(lead, code.id, "trigger", k)
+                else:
+                    self.untriggered.append(k)
+        if self.terms:
+            self.automaton = ahocorasick_rs.AhoCorasick(
+                self.terms, matchkind=ahocorasick_rs.MatchKind.Standard)
+        return self
+
+    # -- matching ---------------------------------------------------------------
+    def find(self, text: str) -> list[tuple[int, int, int]]:
+        """All (term index, start, end) occurrences in ``text``, overlapping."""
+        if self.automaton is None:
+            return []
+        return self.automaton.find_matches_as_indexes(fold(text), overlapping=True)
+
+    def negated(self, text: str, start: int, lo: int = 0) -> bool:
+        """True when a negation cue stands within the window before ``start``."""
+        a = max(lo, start - self.window - 2)
+        pre = text[a:start]
+        for k in range(len(pre) - 1, -1, -1):
+            if pre[k] in _CLAUSE:
+                pre = pre[k + 1:]
+                a = a + k + 1
+                break
+        if not pre:
+            return False
+        for cue in self.cues:
+            j = pre.rfind(cue)
+            while j != -1:
+                cue_end = a + j + len(cue)
+                if start - cue_end <= self.window and not self._exception(text, a + j):
+                    return True
+                j = pre.rfind(cue, 0, j)
+        return False
+
+    def _exception(self, text: str, pos: int) -> bool:
+        return any(text.startswith(w, pos) for w in self.cue_exceptions)
+
+    def code_unit(self, text: str, lo: int, hi: int, hits: list[tuple[int, int, int]],
+                  role: str | None, tokens: Callable[[str], list[tuple[int, int]]] | None = None,
+                  ) -> dict[str, list[Hit]]:
+        """Apply the rules to ``text[lo:hi]`` given the automaton hits inside it.
+
+        Returns code id -> surviving hits (offsets in ``text``).
+        """
+        codes = self.codebook.codes
+        by_code: dict[str, list[Hit]] = {}
+        excluded: set[str] = set()
+        prox: dict[tuple[str, int], tuple[list[Hit], list[Hit]]] = {}
+        triggered: set[int] = set()
+        for ti, s, e in hits:
+            term = self.terms[ti]
+            for code, kind, i in self.roles[ti]:
+                if kind == "exclusion":
+                    excluded.add(code)
+                elif kind == "trigger":
+                    triggered.add(i)
+                elif kind in ("prox_a", "prox_b"):
+                    pair = prox.setdefault((code, i), ([], []))
+                    pair[0 if kind == "prox_a" else 1].append(Hit(code, "proximity", term, s, e))
+                else:
+                    by_code.setdefault(code, []).append(Hit(code, kind, term, s, e))
+        for k in [*triggered, *self.untriggered]:
+            pat = self.patterns[k]
+            for m in pat.regex.finditer(text, lo, hi):
+                if m.end() > m.start():
+                    by_code.setdefault(pat.code, []).append(
+                        Hit(pat.code, "pattern", pat.source, m.start(), m.end()))
+        for (code, i), (a_hits, b_hits) in prox.items():
+            if not a_hits or not b_hits:
+                continue
+            rule = codes[code].rules.proximity[i]
+            within = int(rule.get("within", 10))
+            found = _proximate(a_hits, b_hits, within, rule.get("unit", "char"), text, lo, hi,
+                               tokens)
+            if found:
+                by_code.setdefault(code, []).extend(found)
+        out: dict[str, list[Hit]] = {}
+        for code, hs in by_code.items():
+            if code in excluded:
+                continue
+            c = codes[code]
+            if role is not None and c.rules.speakers is not None and role not in c.rules.speakers:
+                continue
+            if any(rx.search(text, lo, hi) for rx in self.regex_exclusions.get(code, ())):
+                continue
+            keep = []
+            for h in hs:
+                if h.kind != "negative" and self.negated(text, h.start, lo):
+                    if c.rules.negation == "veto":
+                        continue
+                    h.negated = c.rules.negation == "polarity"
+                keep.append(h)
+            if keep:
+                out[code] = keep
+        return out
+
+
+def _proximate(a_hits: list[Hit], b_hits: list[Hit], within: int, unit: str, text: str,
+               lo: int, hi: int, tokens: Callable[[str], list[tuple[int, int]]] | None,
+               ) -> list[Hit]:
+    if unit == "token":
+        if tokens is None:
+            return []
+        spans = [(lo + a, lo + b) for a, b in tokens(text[lo:hi])]
+        starts = [s for s, _ in spans]
+
+        def tok(pos: int) -> int:
+            return bisect.bisect_right(starts, pos) - 1
+    for a in a_hits:
+        for b in b_hits:
+            if a.start < b.end and b.start < a.end:
+                continue
+            if unit == "token":
+                first, second = (a, b) if a.start < b.start else (b, a)
+                gap = tok(second.start) - tok(first.end - 1) - 1
+            else:
+                gap = max(a.start, b.start) - min(a.end, b.end)
+            if gap <= within:
+                return [a, b]
+    return []
+
+
+def leading_literal(pattern: str) -> str:
+    """The literal text every match of ``pattern`` starts with ('' when there is none)."""
+    try:
+        parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
+    except re.error:
+        return ""
+    literal = re._constants.LITERAL  # type: ignore[attr-defined]
+    out = []
+    for op, arg in parsed:
+        if op is literal:
+            out.append(chr(arg))
+        else:
+            break
+    return "".join(out)
+
+
+# -- the pass --------------------------------------------------------------------------
+
+@dataclass
+class CodingReport:
+    """What a coding pass did."""
+
+    pass_name: str
+    coder: str
+    codebook_sha256: str
+    sources: int = 0
+    units: int = 0
+    codings: int = 0
+    metrics: int = 0
+    chars: int = 0
+    by_code: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in ("pass_name", "coder", "codebook_sha256", "sources",
+                                               "units", "codings", "metrics", "chars", "by_code")}
+
+
+def _units(store: Store, source: Source, unit: str, speakers: tuple[str, ...] | None
+           ) -> list[tuple[int, int, int, str | None]]:
+    """(segment id, start, end, role) of the units of ``source`` to code."""
+    kinds = {"sentence": ("sentence",), "turn": ("turn",), "paragraph": ("paragraph", "turn")}
+    rows = store.db.execute(
+        "SELECT id, kind, start_char, end_char, role FROM segments WHERE source_id = ? "
+        "ORDER BY start_char, id", (source.id,)
+    ).fetchall()
+    out = []
+    for sid, kind, s, e, role in rows:
+        if kind not in kinds[unit]:
+            continue
+        if speakers is not None and role is not None and role not in speakers:
+            continue
+        if unit == "paragraph" and kind == "turn" and source.kind != "interview":
+            continue
+        out.append((sid, s, e, role))
+    return out
+
+
+def code_source(cc: CompiledCodebook, source: Source, units: list[tuple[int, int, int, str | None]],
+                pass_name: str, with_metrics: bool = True,
+                tokens: Callable[[str], list[tuple[int, int]]] | None = None,
+                ) -> tuple[list[tuple], list[tuple]]:
+    """Code the units of one source; returns coding rows and metric rows for the store."""
+    text = source.text
+    coder = cc.codebook.coder
+    pdf = source.attributes.get("_layout") == "pdf"
+    rows: list[tuple] = []
+    mrows: list[tuple] = []
+    out_code = "out" if "out" in cc.codebook.codes else None
+    if not pdf and units:
+        all_hits = sorted(cc.find(text), key=lambda h: h[1])
+        hit_starts = [h[1] for h in all_hits]
+    for sid, s, e, role in units:
+        if pdf:
+            view = clean_view(text, s, e, True)
+            vtext = view.text
+            hits = cc.find(vtext)
+            coded = cc.code_unit(vtext, 0, len(vtext), hits, role, tokens)
+            to_raw = view.raw_span
+        else:
+            a = bisect.bisect_left(hit_starts, s)
+            b = bisect.bisect_left(hit_starts, e, lo=a)
+            hits = [h for h in all_hits[a:b] if h[2] <= e]
+            coded = cc.code_unit(text, s, e, hits, role, tokens) if hits or cc.untriggered \
+                else {}
+            vtext = None
+
+            def to_raw(i: int, j: int) -> tuple[int, int]:
+                return i, j
+        found = []
+        if with_metrics:
+            if pdf:
+                found = metrics_mod.extract(vtext, 0, len(vtext))
+            else:
+                found = metrics_mod.extract(text, s, e)
+        if found and out_code:
+            coded.setdefault(out_code, []).extend(
+                Hit(out_code, "metric", m.indicator, m.start, m.end) for m in found)
+        for m in found:
+            mrows.append((pass_name, source.id, s, e, m.indicator, m.before, m.after,
+                          m.change, m.unit, m.direction, text[s:e]))
+        for code in sorted(coded):
+            hs = coded[code]
+            ev = sorted({to_raw(h.start, h.end) for h in hs})
+            kinds = sorted({f"{h.kind}:{h.term}" for h in hs})
+            best = max(CONFIDENCE.get(h.kind, 0.7) for h in hs)
+            conf = round(min(0.99, best + 0.05 * (len(ev) - 1)), 2)
+            polarity = -1 if any(h.kind == "negative" or h.negated for h in hs) else 1
+            rows.append((pass_name, source.id, code, s, e,
+                         json.dumps([list(x) for x in ev]), " | ".join(kinds[:4]), conf, coder,
+                         polarity, sid))
+    return rows, mrows
+
+
+def code(store: Store, codebook: Codebook, pass_name: str = "rules", unit: str = "sentence",
+         speakers: Iterable[str] | None = None, jobs: int = 1, with_metrics: bool = True,
+         progress: Callable[[int], None] | None = None) -> CodingReport:
+    """Run a rule-coding pass over the current sources and store it.
+
+    Parameters
+    ----------
+    store : Store
+        The open project store.
+    codebook : Codebook
+        The codebook (see :func:`casecoder.codebook.load_codebook`).
+    pass_name : str, default="rules"
+        The pass to (re)write; its earlier content is replaced in one transaction.
+    unit : {"sentence", "turn", "paragraph"}, default="sentence"
+        The coding unit.
+    speakers : iterable of str, optional
+        Roles coded in interviews; default the codebook's ``defaults.speaker_scope``
+        (respondent).
+    jobs : int, default=1
+        Processes to spread the sources over.
+    with_metrics : bool, default=True
+        Also extract outcome metrics (coding their sentences ``out``).
+    progress : callable, optional
+        Called with the number of characters of each source once coded.
+    """
+    if unit not in UNITS:
+        raise CasecoderError("CC202", unit=unit)
+    if jobs < 1:
+        raise CasecoderError("CC312", jobs=jobs)
+    sources = store.sources()
+    if not sources or store.db.execute("SELECT 1 FROM segments LIMIT 1").fetchone() is None:
+        raise CasecoderError("CC310")
+    scope = tuple(speakers) if speakers is not None else tuple(
+        codebook.defaults.get("speaker_scope") or ("respondent",))
+    cc = CompiledCodebook.build(codebook)
+    tokens = _token_fn(cc)
+    report = CodingReport(pass_name=pass_name, coder=codebook.coder,
+                          codebook_sha256=codebook.sha256)
+    options = {"unit": unit, "speakers": list(scope), "codebook": codebook.path,
+               "metrics": with_metrics}
+    work = [(src, _units(store, src, unit, scope)) for src in sources]
+    results: Iterable[tuple[list[tuple], list[tuple], int]]
+    if jobs > 1 and len(work) > 1:
+        results = _parallel(cc, work, pass_name, with_metrics, jobs)
+    else:
+        results = ((*code_source(cc, src, units, pass_name, with_metrics, tokens),
+                    len(src.text)) for src, units in work)
+    with store.transaction():
+        run_id = store.start_run("code", {**options, "pass": pass_name,
+                                          "codebook_sha256": codebook.sha256})
+        store.replace_pass(pass_name, codebook.coder, codebook.name, codebook.sha256, options,
+                           run_id)
+        for (rows, mrows, n_chars), (_src, units) in zip(results, work, strict=True):
+            store.add_codings(rows)
+            store.db.executemany(
+                "INSERT INTO metrics (pass, source_id, start_char, end_char, indicator, before,"
+                " after, change, unit, direction, quote) VALUES (?,?,?,?,?,?,?,?,?,?,?)", mrows)
+            report.sources += 1
+            report.units += len(units)
+            report.codings += len(rows)
+            report.metrics += len(mrows)
+            report.chars += n_chars
+            for r in rows:
+                report.by_code[r[2]] = report.by_code.get(r[2], 0) + 1
+            if progress:
+                progress(n_chars)
+        store.end_run(run_id)
+    report.by_code = dict(sorted(report.by_code.items()))
+    return report
+
+
+def _token_fn(cc: CompiledCodebook) -> Callable[[str], list[tuple[int, int]]] | None:
+    needs = any(r.get("unit") == "token" for c in cc.codebook.codes.values()
+                for r in c.rules.proximity)
+    if not needs:
+        return None
+    from casecoder.lang_zh import ZhTokenizer
+
+    tok = ZhTokenizer(codebook_terms(cc.codebook))
+    return tok.spans
+
+
+def codebook_terms(codebook: Codebook) -> list[str]:
+    """Every literal term of a codebook (for the tokenizer's user dictionary)."""
+    out: list[str] = []
+    for c in codebook.codes.values():
+        r = c.rules
+        out += r.keywords + r.synonyms + list(getattr(r, "negative_keywords", []))
+        for rule in r.proximity:
+            out += list(rule.get("a", [])) + list(rule.get("b", []))
+    return sorted(set(out))
+
+
+_WORK: dict[str, Any] = {}
+
+
+def _work_one(i: int) -> tuple[list[tuple], list[tuple], int]:
+    cc, work, pass_name, with_metrics = _WORK["args"]
+    src, units = work[i]
+    return (*code_source(cc, src, units, pass_name, with_metrics, _token_fn(cc)), len(src.text))
+
+
+def _parallel(cc: CompiledCodebook, work: list, pass_name: str, with_metrics: bool,
+              jobs: int) -> list[tuple[list[tuple], list[tuple], int]]:
+    import multiprocessing
+
+    _WORK["args"] = (cc, work, pass_name, with_metrics)
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(jobs) as pool:
+        return pool.map(_work_one, range(len(work)), chunksize=max(1, len(work) // (jobs * 4)))

@@ -1,0 +1,152 @@
+"""Outcome metrics: quantified changes stated in a sentence.
+
+Recognised forms (numbers in ASCII or full-width digits, with their unit):
+
+* ``分别从A、B提升至C、D`` — one record per pair;
+* ``从A提升/提高/增加/下降/降低/缩短/减少至B`` and ``由A降至B`` — before, after, change;
+* ``提升/提高/增长/下降/降低/减少/缩短 N%`` or ``N个百分点`` or ``N倍`` — change;
+* ``提升至B``, ``降至B``, ``缩短至B`` without a start value — after, with direction;
+* ``累计/新增/新建 … N`` — after, direction up (a newly achieved total);
+* ``达/达到/超过/超/突破/不足/仅 N`` — after, direction level (a plain total).
+
+Direction follows the verb (up/down) and, for ``from A to B``, the numbers when
+the verb says nothing. The indicator is the phrase before the figure, back to the
+last clause mark, without a leading year, time or connective.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_NUM = r"[0-9０-９]+(?:[.．][0-9０-９]+)?"
+_UNIT = (r"(?:个百分点|百分点|%|％|万人次|人次|万件|万元|亿元|万户|万人|公里|小时|分钟|天|个月|月|年|"
+         r"件|个|次|人|户|元|倍|分|家|起|项|条|场|所|名|亿|万)?")
+_UP = "提升|提高|增加|增长|上升|扩大|增至|升至|升高"
+_DOWN = "下降|降低|减少|缩短|压缩|降至|减至|缩减|回落"
+_VERB = f"(?:{_UP}|{_DOWN})"
+_TO = "(?:至|到|为)?"
+
+_RESPECTIVELY = re.compile(
+    rf"分别从(?P<a>{_NUM}{_UNIT}(?:[、和与](?:{_NUM}{_UNIT}))+)(?P<verb>{_VERB}){_TO}"
+    rf"(?P<b>{_NUM}{_UNIT}(?:[、和与](?:{_NUM}{_UNIT}))+)"
+)
+_FROM_TO = re.compile(
+    rf"(?:从|由)(?P<a>{_NUM})(?P<ua>{_UNIT})(?:的水平)?(?P<verb>{_VERB}){_TO}"
+    rf"(?P<b>{_NUM})(?P<ub>{_UNIT})"
+)
+_BY = re.compile(
+    rf"(?P<verb>{_VERB})(?:了|幅度达|幅度为|约|近|超过|超)?(?P<n>{_NUM})(?P<u>%|％|个百分点|百分点|倍|成)"
+)
+_TO_ONLY = re.compile(rf"(?P<verb>{_VERB})(?:至|到)(?P<n>{_NUM})(?P<u>{_UNIT})")
+_TOTAL = re.compile(
+    rf"(?P<verb>累计|新增|新建|共计|合计|达到|达|超过|超|突破|逾|不足|仅|仅为|低于|高于)"
+    rf"(?:了)?(?P<n>{_NUM})(?P<u>{_UNIT})"
+)
+_CLAUSE = re.compile(r"[，,、；;：:。！？（(“”\"]")
+_LEAD = re.compile(
+    r"^(?:(?:[0-9０-９]{4}\s*年(?:[0-9０-９]{1,2}\s*月)?(?:底|末|以来|内|上半年|下半年)?)|"
+    r"(?:其中|同时|并且|并|且|使得|使|让|将|把|推动|带动|促进|实现|导致|致使|其|的|从而|通过改造|通过)|"
+    r"(?:年|月|后|来))+"
+)
+_FW = str.maketrans("０１２３４５６７８９．％", "0123456789.%")
+
+
+@dataclass
+class MetricHit:
+    """A quantified change found in a text (offsets in that text)."""
+
+    start: int
+    end: int
+    indicator: str
+    before: float | None
+    after: float | None
+    change: float | None
+    unit: str
+    direction: str
+
+
+def _num(s: str) -> float:
+    return float(s.translate(_FW))
+
+
+def _split_values(s: str) -> list[tuple[float, str]]:
+    out = []
+    for m in re.finditer(rf"({_NUM})({_UNIT})", s):
+        out.append((_num(m.group(1)), m.group(2).translate(_FW)))
+    return out
+
+
+def _direction(verb: str, before: float | None = None, after: float | None = None) -> str:
+    if re.fullmatch(_UP, verb) or verb in ("累计", "新增", "新建"):
+        return "up"
+    if re.fullmatch(_DOWN, verb):
+        return "down"
+    if before is not None and after is not None:
+        return "up" if after > before else "down" if after < before else "level"
+    return "level"
+
+
+def _indicator(text: str, lo: int, pos: int) -> str:
+    head = text[lo:pos]
+    parts = _CLAUSE.split(head)
+    phrase = parts[-1].strip() if parts else ""
+    phrase = _LEAD.sub("", phrase).strip()
+    phrase = re.sub(r"(从|由|分别|均|已|都|也|较|同比|环比)+$", "", phrase).strip()
+    return phrase[-14:]
+
+
+def extract(text: str, lo: int = 0, hi: int | None = None) -> list[MetricHit]:
+    """The quantified changes stated in ``text[lo:hi]``, in order of position."""
+    hi = len(text) if hi is None else hi
+    out: list[MetricHit] = []
+    taken: list[tuple[int, int]] = []
+
+    def free(a: int, b: int) -> bool:
+        return all(b <= x or a >= y for x, y in taken)
+
+    def add(m: re.Match[str], hits: list[MetricHit]) -> None:
+        taken.append((m.start(), m.end()))
+        out.extend(hits)
+
+    for m in _RESPECTIVELY.finditer(text, lo, hi):
+        a, b = _split_values(m.group("a")), _split_values(m.group("b"))
+        if len(a) != len(b):
+            continue
+        ind = _indicator(text, lo, m.start())
+        hits = []
+        for (va, ua), (vb, ub) in zip(a, b, strict=True):
+            unit = ub or ua
+            hits.append(MetricHit(m.start(), m.end(), ind, va, vb, round(vb - va, 6), unit,
+                                  _direction(m.group("verb"), va, vb)))
+        add(m, hits)
+    for m in _FROM_TO.finditer(text, lo, hi):
+        if not free(m.start(), m.end()):
+            continue
+        va, vb = _num(m.group("a")), _num(m.group("b"))
+        unit = (m.group("ub") or m.group("ua")).translate(_FW)
+        add(m, [MetricHit(m.start(), m.end(), _indicator(text, lo, m.start()), va, vb,
+                          round(vb - va, 6), unit, _direction(m.group("verb"), va, vb))])
+    for m in _TO_ONLY.finditer(text, lo, hi):
+        if not free(m.start(), m.end()):
+            continue
+        add(m, [MetricHit(m.start(), m.end(), _indicator(text, lo, m.start()), None,
+                          _num(m.group("n")), None, m.group("u").translate(_FW),
+                          _direction(m.group("verb")))])
+    for m in _BY.finditer(text, lo, hi):
+        if not free(m.start(), m.end()):
+            continue
+        n = _num(m.group("n"))
+        direction = _direction(m.group("verb"))
+        change = -n if direction == "down" else n
+        add(m, [MetricHit(m.start(), m.end(), _indicator(text, lo, m.start()), None, None,
+                          change, m.group("u").translate(_FW), direction)])
+    for m in _TOTAL.finditer(text, lo, hi):
+        if not free(m.start(), m.end()) or not m.group("u"):
+            continue
+        verb = m.group("verb")
+        add(m, [MetricHit(m.start(), m.end(), _indicator(text, lo, m.start()), None,
+                          _num(m.group("n")), None, m.group("u").translate(_FW),
+                          _direction(verb))])
+    out.sort(key=lambda h: (h.start, h.end))
+    return out
