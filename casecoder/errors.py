@@ -237,6 +237,15 @@ CATALOGUE: dict[str, ErrorDef] = {
         "distill",
         "Language {lang!r} is not supported; use zh or en.",
     ),
+    "CC505": ErrorDef(
+        "export",
+        "No CJK font is installed (looked for {families}); Chinese text would render as "
+        "empty boxes. Run `bash scripts/setup.sh`, which installs fonts-noto-cjk.",
+    ),
+    "CC506": ErrorDef(
+        "distill",
+        "The pass {name!r} holds no codings for case {case_id!r}; nothing to distill.",
+    ),
     # --- CC6xx exchange formats ---------------------------------------------------------
     "CC601": ErrorDef(
         "exchange",

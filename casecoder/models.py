@@ -76,6 +76,7 @@ class CodeRules:
 
     keywords: list[str] = field(default_factory=list)
     synonyms: list[str] = field(default_factory=list)
+    negative_keywords: list[str] = field(default_factory=list)
     patterns: list[str] = field(default_factory=list)
     exclusions: list[str] = field(default_factory=list)
     proximity: list[dict[str, Any]] = field(default_factory=list)
@@ -99,6 +100,7 @@ class Code:
     rules: CodeRules = field(default_factory=CodeRules)
     examples: list[str] = field(default_factory=list)
     counter_examples: list[str] = field(default_factory=list)
+    see_also: list[str] = field(default_factory=list)
     manual: bool = False
     line: int = 0
 

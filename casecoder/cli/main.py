@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from casecoder.cli import export_cmd, sources_cmd
+from casecoder.cli import coding_cmd, export_cmd, graph_cmd, sources_cmd
 from casecoder.cli.common import CatalogueGroup, JsonOpt, ProjectOpt, emit_json, progress_bar
 
 app = typer.Typer(
@@ -21,6 +21,15 @@ app = typer.Typer(
 )
 app.add_typer(sources_cmd.app, name="sources")
 app.add_typer(export_cmd.app, name="export")
+app.add_typer(coding_cmd.codebook_app, name="codebook")
+app.add_typer(coding_cmd.codes_app, name="codes")
+app.command("code")(coding_cmd.code)
+app.command("terms")(coding_cmd.terms)
+app.command("kwic")(coding_cmd.kwic)
+app.command("quotes")(coding_cmd.quotes)
+app.add_typer(graph_cmd.app, name="graph")
+app.command("adapt")(graph_cmd.adapt)
+app.command("qca")(graph_cmd.qca)
 
 
 @app.command()

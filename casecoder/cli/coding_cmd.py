@@ -1,0 +1,250 @@
+"""Commands of the coding stage: ``code``, ``codebook …``, ``codes stats``, ``terms``,
+``kwic`` and ``quotes``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from casecoder.cli.common import (
+    JsonOpt,
+    ProjectOpt,
+    emit_json,
+    make_app,
+    progress_bar,
+    table,
+)
+
+DEFAULT_CODEBOOK = Path("codebooks/governance.yaml")
+CodebookOpt = Annotated[Path, typer.Option("--codebook", "-c", help="YAML codebook.")]
+PassOpt = Annotated[str, typer.Option("--pass", help="Coding pass name.")]
+
+codebook_app = make_app("Validate, show and count a codebook.\n\n"
+                        "Example: casecoder codebook validate codebooks/governance.yaml")
+codes_app = make_app("Counts of codes.\n\nExample: casecoder codes stats --by region")
+
+
+def _load(path: Path, frame: bool = False):  # noqa: ANN202
+    from casecoder.codebook import check_frame, load_codebook
+
+    cb = load_codebook(path)
+    if frame:
+        frame_path = Path(__file__).resolve().parents[3] / "shared" / "codebook-frame.md"
+        if frame_path.exists():
+            check_frame(cb, frame_path)
+    return cb
+
+
+@codebook_app.command()
+def validate(
+    path: Annotated[Path, typer.Argument(help="Codebook YAML file.")] = DEFAULT_CODEBOOK,
+    frame: Annotated[Path | None, typer.Option(help="Frame file whose ids must all exist.")]
+    = None,
+) -> None:
+    """Check a codebook: ids, parents, regexes, rules, and optionally the frame ids.
+
+    Example: casecoder codebook validate codebooks/governance.yaml --frame ../shared/codebook-frame.md
+    """
+    from casecoder.codebook import check_frame, load_codebook
+
+    cb = load_codebook(path)
+    if frame is not None:
+        check_frame(cb, frame)
+    typer.echo(f"{path}: {len(cb.codes)} codes, valid (sha256 {cb.sha256[:12]})")
+
+
+@codebook_app.command()
+def show(
+    path: Annotated[Path, typer.Argument(help="Codebook YAML file.")] = DEFAULT_CODEBOOK,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print the code hierarchy with labels.
+
+    Example: casecoder codebook show codebooks/governance.yaml
+    """
+    from casecoder.codebook import load_codebook, render_tree
+
+    cb = load_codebook(path)
+    if as_json:
+        emit_json([{"id": c.id, "label": c.label, "parent": c.parent, "layer": c.layer,
+                    "gloss": c.gloss, "definition": c.definition} for c in cb.codes.values()])
+        return
+    typer.echo(render_tree(cb))
+
+
+@codebook_app.command()
+def stats(
+    path: Annotated[Path, typer.Argument(help="Codebook YAML file.")] = DEFAULT_CODEBOOK,
+    as_json: JsonOpt = False,
+) -> None:
+    """Count codes, terms, patterns and examples.
+
+    Example: casecoder codebook stats --json
+    """
+    from casecoder.codebook import codebook_stats, load_codebook
+
+    data = codebook_stats(load_codebook(path))
+    if as_json:
+        emit_json(data)
+        return
+    for key, value in data.items():
+        typer.echo(f"{key:24} {value}")
+
+
+def code(
+    project: ProjectOpt = Path("."),
+    codebook: CodebookOpt = DEFAULT_CODEBOOK,
+    pass_name: PassOpt = "rules",
+    unit: Annotated[str, typer.Option(help="sentence, turn or paragraph.")] = "sentence",
+    speaker: Annotated[
+        list[str] | None,
+        typer.Option("--speaker", help="Roles coded in interviews (repeatable); default "
+                     "the codebook's speaker_scope (respondent)."),
+    ] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Processes.")] = 1,
+    as_json: JsonOpt = False,
+) -> None:
+    """Code every current source with a codebook's rules, as one pass.
+
+    Re-running a pass replaces it in one transaction; other passes stay.
+
+    Example: casecoder code --codebook codebooks/governance.yaml --pass rules --jobs 2
+    """
+    from casecoder.coding import code as run_code
+    from casecoder.store import open_store
+
+    cb = _load(codebook)
+    with open_store(project) as store:
+        total = sum(len(s.text) for s in store.sources())
+        with progress_bar(total, "code") as bar:
+            report = run_code(store, cb, pass_name=pass_name, unit=unit,
+                              speakers=speaker or None, jobs=jobs, progress=bar.advance)
+    if as_json:
+        emit_json(report.as_dict())
+        return
+    typer.echo(f"pass {report.pass_name}: {report.codings} codings, {report.metrics} metrics "
+               f"in {report.units} units of {report.sources} sources ({report.coder})")
+
+
+@codes_app.command("stats")
+def codes_stats(
+    project: ProjectOpt = Path("."),
+    pass_name: PassOpt = "rules",
+    by: Annotated[str, typer.Option(help="case, region, setting, industry, result or ctx.*")]
+    = "case",
+    level: Annotated[str, typer.Option(help="frame (roll sub-codes up) or code.")] = "frame",
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write CSV here.")]
+    = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Frequency of each code by case or case attribute (coded units).
+
+    Example: casecoder codes stats --by region --out code_by_region.csv
+    """
+    from casecoder import records
+    from casecoder.queries import code_frequencies
+    from casecoder.store import open_store
+
+    with open_store(project) as store:
+        codes, cols, counts = code_frequencies(store, pass_name, by=by, level=level)
+    rows = [{"code": c, **{col: counts.get((c, col), 0) for col in cols},
+             "total": sum(counts.get((c, col), 0) for col in cols)} for c in codes]
+    if out is not None:
+        records.write(out, rows, "csv", ["code", *cols, "total"], "code stats")
+    if as_json:
+        emit_json(rows)
+        return
+    typer.echo(table([[r["code"], *[r[c] for c in cols], r["total"]] for r in rows],
+                     ["code", *cols, "total"]))
+
+
+def terms(
+    project: ProjectOpt = Path("."),
+    codebook: CodebookOpt = DEFAULT_CODEBOOK,
+    pass_name: PassOpt = "rules",
+    top: Annotated[int, typer.Option(help="How many words to list.")] = 30,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Processes.")] = 1,
+    as_json: JsonOpt = False,
+) -> None:
+    """Word frequencies, and candidate terms per code missing from the codebook.
+
+    Example: casecoder terms --top 20
+    """
+    from casecoder.coding import codebook_terms
+    from casecoder.store import open_store
+    from casecoder.terms import candidate_terms, word_frequencies
+
+    cb = _load(codebook)
+    with open_store(project) as store:
+        freq = word_frequencies(store, codebook_terms(cb), jobs=jobs)
+        has_pass = any(p["name"] == pass_name for p in store.passes())
+        cands = candidate_terms(store, pass_name, cb) if has_pass else {}
+    data = {"frequencies": [{"term": w, "count": n} for w, n in
+                            sorted(freq.items(), key=lambda x: (-x[1], x[0]))[:top]],
+            "candidates": cands}
+    if as_json:
+        emit_json(data)
+        return
+    typer.echo(table([[r["term"], r["count"]] for r in data["frequencies"]], ["term", "count"]))
+    for code_id, rows in cands.items():
+        if rows:
+            typer.echo(f"\ncandidates for {code_id}: "
+                       + "、".join(f"{r['term']}({r['count']}, ×{r['lift']})" for r in rows))
+    if not has_pass:
+        typer.echo(f"\n(no pass {pass_name!r}: run `casecoder code` for candidate terms)")
+
+
+def kwic(
+    term: Annotated[str, typer.Argument(help="Term (or regex with --regex).")],
+    project: ProjectOpt = Path("."),
+    width: Annotated[int, typer.Option(help="Context characters each side.")] = 20,
+    regex: Annotated[bool, typer.Option(help="Treat TERM as a regular expression.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Keyword in context over the stored corpus.
+
+    Example: casecoder kwic 调解 --width 15
+    """
+    from casecoder.queries import kwic as run_kwic
+    from casecoder.store import open_store
+
+    with open_store(project) as store:
+        rows = run_kwic(store, term, width=width, regex=regex)
+    if as_json:
+        emit_json(rows)
+        return
+    for r in rows:
+        left = r["left"].replace("\n", " ")
+        right = r["right"].replace("\n", " ")
+        typer.echo(f"{r['source']}:{r['start_char']}  {left:>{width}} [{r['match']}] {right}")
+
+
+def quotes(
+    code_id: Annotated[str, typer.Option("--code", help="Code id (sub-codes included).")],
+    project: ProjectOpt = Path("."),
+    where: Annotated[list[str] | None, typer.Option(help="ATTR=VALUE filter (repeatable).")]
+    = None,
+    pass_name: Annotated[str | None, typer.Option("--pass", help="Only this pass.")] = None,
+    context: Annotated[int, typer.Option(help="Context characters each side.")] = 40,
+    as_json: JsonOpt = False,
+) -> None:
+    """Coded passages of a code, with context, source and case (a coding query).
+
+    Example: casecoder quotes --code mech.mediation --where region=中西部 --where setting=rural
+    """
+    from casecoder.queries import quotes as run_quotes
+    from casecoder.store import open_store
+
+    with open_store(project) as store:
+        rows = run_quotes(store, code_id, where or [], pass_name, context)
+    if as_json:
+        emit_json([r.as_dict() for r in rows])
+        return
+    for r in rows:
+        typer.echo(f"— {r.case or '-'} {r.source} {r.start_char}:{r.end_char} [{r.code}]"
+                   f" ({r.pass_name})")
+        typer.echo(f"  …{r.before.replace(chr(10), ' ')}【{r.quote}】"
+                   f"{r.after.replace(chr(10), ' ')}…")
+    typer.echo(f"{len(rows)} passages")

@@ -1,0 +1,266 @@
+"""Commands of the graph stage: ``graph build|show|export|flags|sensitivity``, ``adapt``
+and ``qca``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from casecoder.cli.common import JsonOpt, ProjectOpt, emit_json, make_app, table
+
+app = make_app("Mechanism graphs, flags and their sensitivity.\n\n"
+               "Example: casecoder graph build && casecoder graph flags")
+
+DEFAULT_CODEBOOK = Path("codebooks/governance.yaml")
+CodebookOpt = Annotated[Path, typer.Option("--codebook", "-c", help="YAML codebook.")]
+PassOpt = Annotated[str, typer.Option("--pass", help="Coding pass.")]
+CaseOpt = Annotated[str | None, typer.Option("--case", help="One case (default: cross-case).")]
+MinSupport = Annotated[int, typer.Option(help="Core: successful cases at least.")]
+MinRegions = Annotated[int, typer.Option(help="Core: regions at least.")]
+MinSettings = Annotated[int, typer.Option(help="Core: settings at least.")]
+Necessity = Annotated[float, typer.Option(help="Core: necessity consistency at least.")]
+Relevance = Annotated[float, typer.Option(help="Core: relevance of necessity at least.")]
+PreNec = Annotated[float, typer.Option("--precondition", help="Precondition: necessity at "
+                                       "least.")]
+Difference = Annotated[float, typer.Option(help="Precondition: success-rate gap at least.")]
+
+
+def _thresholds(min_support: int, min_regions: int, min_settings: int, necessity: float,
+                relevance: float, precondition: float, difference: float) -> Any:
+    from casecoder.flags import Thresholds
+
+    return Thresholds(min_support=min_support, min_regions=min_regions,
+                      min_settings=min_settings, necessity=necessity, relevance=relevance,
+                      precondition=precondition, difference=difference)
+
+
+def _analysis(project: Path, pass_name: str, codebook: Path, th: Any = None,
+              extract: bool = False) -> Any:
+    from casecoder.codebook import load_codebook
+    from casecoder.graph import analyse
+    from casecoder.store import open_store
+
+    cb = load_codebook(codebook)
+    with open_store(project) as store:
+        if store.db.execute("SELECT 1 FROM codings WHERE pass = ? LIMIT 1",
+                            (pass_name,)).fetchone() is None:
+            from casecoder.errors import CasecoderError
+
+            raise CasecoderError("CC401", name=pass_name)
+        has_links = store.db.execute("SELECT 1 FROM links WHERE pass = ? LIMIT 1",
+                                     (pass_name,)).fetchone() is not None
+        return analyse(store, pass_name, cb, th, extract_links=extract or not has_links)
+
+
+@app.command()
+def build(project: ProjectOpt = Path("."), pass_name: PassOpt = "rules",
+          codebook: CodebookOpt = DEFAULT_CODEBOOK, as_json: JsonOpt = False) -> None:
+    """Extract causal links from a pass's codings and build the graphs.
+
+    Example: casecoder graph build --pass rules
+    """
+    a = _analysis(project, pass_name, codebook, extract=True)
+    data = {"links": len(a.data.links), "cases": len(a.records),
+            "nodes": a.cross.number_of_nodes(), "edges": a.cross.number_of_edges(),
+            "flags": {k: sum(f.flag == k for f in a.flags)
+                      for k in ("transferable core", "conditional core", "peripheral")}}
+    if as_json:
+        emit_json(data)
+        return
+    typer.echo(f"{data['links']} links in {data['cases']} cases; cross-case graph "
+               f"{data['nodes']} nodes, {data['edges']} edges; " + ", ".join(
+                   f"{v} {k}" for k, v in data["flags"].items()))
+
+
+@app.command()
+def show(project: ProjectOpt = Path("."), pass_name: PassOpt = "rules",
+         codebook: CodebookOpt = DEFAULT_CODEBOOK, case: CaseOpt = None) -> None:
+    """Print a graph in the terminal: nodes by layer, strongest causal links.
+
+    Example: casecoder graph show --case C01
+    """
+    from casecoder.graph import case_graph, render_text
+
+    a = _analysis(project, pass_name, codebook)
+    g = case_graph(a.data, _case(a, case)) if case else a.cross
+    typer.echo(render_text(g), nl=False)
+
+
+def _case(a: Any, case: str) -> str:
+    if case not in a.data.cases:
+        from casecoder.errors import CasecoderError
+
+        raise CasecoderError("CC502", case_id=case, known=", ".join(sorted(a.data.cases)))
+    return case
+
+
+GRAPH_FORMATS = ("graphml", "gexf", "cytoscape", "mermaid", "dot", "svg", "png", "links-csv",
+                 "evidence-graphml")
+
+
+@app.command("export")
+def export(
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output file (written atomically).")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help=", ".join(GRAPH_FORMATS))]
+    = "graphml",
+    project: ProjectOpt = Path("."), pass_name: PassOpt = "rules",
+    codebook: CodebookOpt = DEFAULT_CODEBOOK, case: CaseOpt = None,
+) -> None:
+    """Export a graph: GraphML, GEXF, Cytoscape JSON, Mermaid, DOT, SVG/PNG, links CSV.
+
+    Example: casecoder graph export --format gexf --out outputs/graph.gexf
+    """
+    from casecoder.errors import CasecoderError
+
+    if fmt not in GRAPH_FORMATS:
+        raise CasecoderError("CC406", fmt=fmt, known=", ".join(GRAPH_FORMATS))
+    a = _analysis(project, pass_name, codebook)
+    write_graph(a, fmt, out, case)
+    typer.echo(f"wrote {out}")
+
+
+def write_graph(a: Any, fmt: str, out: Path, case: str | None = None) -> None:
+    """Write one graph export (used by the command and by ``casecoder run``)."""
+    from casecoder import graph as G
+    from casecoder import records
+    from casecoder.fileio import write_text
+    from casecoder.pictures import draw_graph
+
+    if fmt == "links-csv":
+        rows = G.link_rows(a.data)
+        if case:
+            rows = [r for r in rows if r["case"] == case]
+        records.write(out, rows, "csv", G.LINK_COLUMNS, "links")
+        return
+    if fmt == "evidence-graphml":
+        write_text(out, G.to_graphml(a.evidence))
+        return
+    g = G.case_graph(a.data, _case(a, case)) if case else a.cross
+    if fmt in ("svg", "png"):
+        title = f"{case} {a.data.cases[case].title}" if case else "cross-case mechanism graph"
+        draw_graph(g, out, fmt, title)
+        return
+    text = {"graphml": G.to_graphml, "gexf": G.to_gexf, "cytoscape": G.to_cytoscape,
+            "mermaid": G.to_mermaid, "dot": G.to_dot}[fmt](g)
+    write_text(out, text)
+
+
+@app.command()
+def flags(
+    project: ProjectOpt = Path("."), pass_name: PassOpt = "rules",
+    codebook: CodebookOpt = DEFAULT_CODEBOOK,
+    min_support: MinSupport = 3, min_regions: MinRegions = 2, min_settings: MinSettings = 2,
+    necessity: Necessity = 0.9, relevance: Relevance = 0.5, precondition: PreNec = 0.9,
+    difference: Difference = 0.5, as_json: JsonOpt = False,
+) -> None:
+    """Flag each element: transferable core, conditional core or peripheral, with counts,
+    preconditions and evidence.
+
+    Example: casecoder graph flags --necessity 0.85 --json
+    """
+    th = _thresholds(min_support, min_regions, min_settings, necessity, relevance, precondition,
+                     difference)
+    a = _analysis(project, pass_name, codebook, th)
+    if as_json:
+        emit_json({"thresholds": th.__dict__, "flags": [f.as_dict() for f in a.flags]})
+        return
+    rows = [[f.element, f.flag, f"{f.support}/{f.successes}", f"{f.necessity:.2f}",
+             f"{f.relevance:.2f}", len(f.regions), len(f.settings),
+             "; ".join(f"{p.condition}({p.necessity_k}/{p.necessity_n})" for p in f.preconditions
+                       if p.status == "precondition")]
+            for f in a.flags]
+    typer.echo(table(rows, ["element", "flag", "support", "incl.N", "RoN", "regions",
+                            "settings", "preconditions"]))
+    typer.echo(f"thresholds: {th.__dict__}")
+
+
+@app.command()
+def sensitivity(project: ProjectOpt = Path("."), pass_name: PassOpt = "rules",
+                codebook: CodebookOpt = DEFAULT_CODEBOOK, as_json: JsonOpt = False) -> None:
+    """Sweep the core thresholds and report how stable each element's core flag is.
+
+    Example: casecoder graph sensitivity --json
+    """
+    from casecoder.flags import sensitivity as sweep
+
+    a = _analysis(project, pass_name, codebook)
+    result = sweep(a.records)
+    if as_json:
+        emit_json(result)
+        return
+    typer.echo(f"{result['settings']} threshold settings; share in which each element is a "
+               "transferable core:")
+    typer.echo(table([[e, f"{s:.2f}"] for e, s in sorted(result["core_share"].items(),
+                                                         key=lambda x: (-x[1], x[0]))],
+                     ["element", "core share"]))
+
+
+def adapt(
+    target: Annotated[Path, typer.Option("--target", help="Target site profile (YAML).")],
+    project: ProjectOpt = Path("."), pass_name: PassOpt = "rules",
+    codebook: CodebookOpt = DEFAULT_CODEBOOK, as_json: JsonOpt = False,
+) -> None:
+    """Advice for a target site: keep / adapt / build the precondition first / no evidence.
+
+    Example: casecoder adapt --target profiles/west-rural.yaml
+    """
+    from casecoder.adapt import advise, load_target
+
+    tgt = load_target(target)
+    a = _analysis(project, pass_name, codebook)
+    advice = advise(a, tgt)
+    if as_json:
+        emit_json([x.__dict__ for x in advice])
+        return
+    for x in advice:
+        typer.echo(f"{x.element}: {x.action}" + (f" (use {', '.join(x.substitutes)})"
+                                                  if x.substitutes else ""))
+        for r in x.reasons:
+            typer.echo(f"    - {r}")
+        if x.cite_cases:
+            typer.echo(f"    cases: {', '.join(x.cite_cases)}")
+
+
+def qca(
+    table_path: Annotated[Path, typer.Argument(help="CSV/TSV table; first column = cases.")],
+    outcome: Annotated[str, typer.Option(help="Outcome column.")],
+    incl_cut: Annotated[str, typer.Option(help="Inclusion cut-off (or 'X,Y' for 1 and 0).")]
+    = "0.8",
+    n_cut: Annotated[int, typer.Option(help="Minimum cases per row.")] = 1,
+    dir_exp: Annotated[str | None, typer.Option(help="Directional expectations COND=1,…")]
+    = None,
+    conditions: Annotated[str | None, typer.Option(help="Conditions COND,… (default all).")]
+    = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Set-theoretic analysis (QCA): truth table and complex, parsimonious and intermediate
+    solutions with inclS, PRI, covS, covU.
+
+    Example: casecoder qca data.csv --outcome SURV --incl-cut 0.8 --dir-exp A=1,B=1
+    """
+    from casecoder import qca as Q
+    from casecoder.errors import CasecoderError
+
+    cuts = [float(x) for x in incl_cut.split(",")]
+    cut: Any = cuts[0] if len(cuts) == 1 else (cuts[0], cuts[1])
+    dexp = None
+    if dir_exp:
+        dexp = {}
+        for item in dir_exp.split(","):
+            k, sep, v = item.partition("=")
+            if not sep:
+                raise CasecoderError("CC008", option="--dir-exp", value=item,
+                                     expected="COND=1, COND=0 or COND=-")
+            dexp[k.strip()] = v.strip()
+    conds = [c.strip() for c in conditions.split(",")] if conditions else None
+    try:
+        result = Q.run(table_path, outcome, conditions=conds, incl_cut=cut, n_cut=n_cut,
+                       dir_exp=dexp)
+    except Q.QcaDataError as exc:
+        raise CasecoderError("CC407", path=str(table_path), reason=str(exc)) from exc
+    if as_json:
+        emit_json(Q.result_to_dict(result))
+        return
+    typer.echo(Q.format_report(result), nl=False)

@@ -1,0 +1,395 @@
+"""Mechanism graphs: per case and across cases (networkx).
+
+Nodes are codes, typed by their codebook layer: ``context``, ``practice`` (sub-codes
+of a mechanism), ``mechanism``, ``outcome``, ``problem`` and ``theory`` (the theory
+references of the mechanisms). Edges:
+
+* ``causal`` — from the stored links (:mod:`casecoder.links`), each with its evidence
+  (source, offsets, quote, connective, polarity, case);
+* ``realises`` — practice -> its mechanism, evidenced by the practice's codings;
+* ``grounded_in`` — mechanism -> theory, from the codebook (evidence type ``codebook``).
+
+The cross-case graph bundles edges: ``case_support`` (distinct cases), ``citations``
+(evidence count) and ``context_span`` (regions and settings of the supporting cases).
+The evidence multigraph, one edge per citation, is kept beside it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from casecoder.models import Case, Codebook, Link
+from casecoder.queries import frame_id
+from casecoder.store import Store
+
+LAYERS = ("context", "practice", "mechanism", "outcome", "problem", "theory")
+
+
+@dataclass
+class Evidence:
+    """One citation: where a claim stands in the raw text."""
+
+    case: str | None
+    source: str
+    start_char: int
+    end_char: int
+    quote: str
+    connective: str = ""
+    polarity: int = 1
+    evidence_type: str = "connective"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"case": self.case, "source": self.source, "start_char": self.start_char,
+                "end_char": self.end_char, "quote": self.quote, "connective": self.connective,
+                "polarity": self.polarity, "evidence_type": self.evidence_type}
+
+
+@dataclass
+class GraphData:
+    """What the graphs are built from: codings per case, links with evidence, cases."""
+
+    codebook: Codebook
+    cases: dict[str, Case]
+    elements: dict[str, set[str]] = field(default_factory=dict)  # case -> codes present
+    code_evidence: dict[tuple[str, str], list[Evidence]] = field(default_factory=dict)
+    links: list[tuple[Link, Evidence]] = field(default_factory=list)
+
+
+def node_layer(codebook: Codebook, code: str) -> str:
+    """The layer of a code: its own ``layer``, or practice for a mechanism's sub-code."""
+    c = codebook.codes.get(code)
+    if c is not None and c.layer in LAYERS:
+        return c.layer
+    if code.startswith("mech."):
+        return "mechanism" if code.count(".") == 1 else "practice"
+    if code.startswith("ctx."):
+        return "context"
+    if code.startswith("prob."):
+        return "problem"
+    if code.startswith("out"):
+        return "outcome"
+    return "mechanism"
+
+
+def load(store: Store, pass_name: str, codebook: Codebook) -> GraphData:
+    """Gather codings, links and cases of a pass into :class:`GraphData`."""
+    from casecoder.links import stored_links
+
+    store.require_pass(pass_name)
+    cases = {c.id: c for c in store.cases()}
+    srcs = {s.id: s for s in store.sources()}
+    data = GraphData(codebook=codebook, cases=cases)
+    for c in store.codings(pass_name):
+        src = srcs.get(c.source_id)
+        if src is None or src.case_id is None:
+            continue
+        case = src.case_id
+        codes = {c.code, frame_id(c.code)}
+        data.elements.setdefault(case, set()).update(codes)
+        s, e = c.evidence[0] if c.evidence else (c.start_char, c.end_char)
+        ev = Evidence(case, src.name, c.start_char, c.end_char, src.text[c.start_char:c.end_char],
+                      polarity=c.polarity, evidence_type="coding")
+        for code in codes:
+            data.code_evidence.setdefault((case, code), []).append(ev)
+    for lk in stored_links(store, pass_name):
+        src = srcs[lk.source_id]
+        data.links.append((lk, Evidence(lk.case_id, src.name, lk.start_char, lk.end_char,
+                                        src.text[lk.start_char:lk.end_char], lk.connective,
+                                        lk.polarity, lk.evidence_type)))
+    for case in cases:
+        data.elements.setdefault(case, set())
+    return data
+
+
+def _add_node(g: Any, codebook: Codebook, code: str) -> None:
+    if code in g:
+        return
+    c = codebook.codes.get(code)
+    g.add_node(code, label=c.label if c else code, layer=node_layer(codebook, code),
+               gloss=c.gloss if c else "")
+
+
+def case_graph(data: GraphData, case_id: str) -> Any:
+    """The mechanism graph of one case (a ``networkx.DiGraph``)."""
+    import networkx as nx
+
+    cb = data.codebook
+    g = nx.DiGraph(case=case_id)
+    present = sorted(data.elements.get(case_id, set()))
+    case = data.cases.get(case_id)
+    for code in present:
+        _add_node(g, cb, code)
+        g.nodes[code]["evidence"] = [e.as_dict() for e in data.code_evidence.get((case_id, code),
+                                                                                []) [:5]]
+        g.nodes[code]["citations"] = len(data.code_evidence.get((case_id, code), []))
+    if case is not None:
+        for ctx, state in sorted(case.conditions.items()):
+            _add_node(g, cb, ctx)
+            g.nodes[ctx]["state"] = state
+    for lk, ev in data.links:
+        if lk.case_id != case_id:
+            continue
+        for code in (lk.from_code, lk.to_code):
+            _add_node(g, cb, code)
+        if g.has_edge(lk.from_code, lk.to_code):
+            g.edges[lk.from_code, lk.to_code]["evidence"].append(ev.as_dict())
+        else:
+            g.add_edge(lk.from_code, lk.to_code, kind="causal", evidence=[ev.as_dict()])
+        edge = g.edges[lk.from_code, lk.to_code]
+        edge["citations"] = len(edge["evidence"])
+        edge["polarity"] = min(p["polarity"] for p in edge["evidence"])
+    _structure_edges(g, cb, present)
+    return g
+
+
+def _structure_edges(g: Any, cb: Codebook, present: list[str]) -> None:
+    for code in present:
+        layer = node_layer(cb, code)
+        if layer == "practice":
+            parent = frame_id(code)
+            if parent != code:
+                _add_node(g, cb, parent)
+                g.add_edge(code, parent, kind="realises", evidence_type="coding")
+        if layer == "mechanism" and code in cb.codes:
+            for theory in cb.codes[code].theory:
+                tid = f"theory:{theory}"
+                if tid not in g:
+                    g.add_node(tid, label=theory, layer="theory", gloss="")
+                g.add_edge(code, tid, kind="grounded_in", evidence_type="codebook")
+
+
+def cross_case_graph(data: GraphData) -> tuple[Any, Any]:
+    """The bundled cross-case graph and its evidence multigraph."""
+    import networkx as nx
+
+    cb = data.codebook
+    g = nx.DiGraph(kind="cross-case")
+    multi = nx.MultiDiGraph(kind="evidence")
+    support: dict[tuple[str, str], set[str]] = defaultdict(set)
+    cites: dict[tuple[str, str], int] = defaultdict(int)
+    polarity: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for lk, ev in data.links:
+        key = (lk.from_code, lk.to_code)
+        for code in key:
+            _add_node(g, cb, code)
+            _add_node(multi, cb, code)
+        multi.add_edge(*key, **{k: v for k, v in ev.as_dict().items()})
+        if lk.case_id:
+            support[key].add(lk.case_id)
+        cites[key] += 1
+        polarity[key].append(lk.polarity)
+    for key in sorted(cites):
+        cases = sorted(support[key])
+        regions = sorted({str(data.cases[c].attributes.get("region", "unknown"))
+                          for c in cases if c in data.cases})
+        settings = sorted({str(data.cases[c].attributes.get("setting", "unknown"))
+                           for c in cases if c in data.cases})
+        pos = sum(1 for p in polarity[key] if p > 0)
+        g.add_edge(*key, kind="causal", case_support=len(cases), citations=cites[key],
+                   cases=cases, context_span={"regions": regions, "settings": settings},
+                   positive=pos, negative=cites[key] - pos)
+    case_count: dict[str, int] = defaultdict(int)
+    for _case, codes in data.elements.items():
+        for code in codes:
+            case_count[code] += 1
+    present = sorted(case_count)
+    for code in present:
+        _add_node(g, cb, code)
+        g.nodes[code]["case_support"] = case_count[code]
+    _structure_edges(g, cb, present)
+    return g, multi
+
+
+# -- exports ------------------------------------------------------------------------------
+
+def _flat(g: Any) -> Any:
+    """A copy with every attribute a scalar (lists and dicts as JSON), for GraphML/GEXF."""
+    h = g.copy()
+    for _n, attrs in h.nodes(data=True):
+        for k, v in list(attrs.items()):
+            if isinstance(v, (list, dict)) or v is None:
+                attrs[k] = json.dumps(v, ensure_ascii=False, sort_keys=True)
+    for *_e, attrs in h.edges(data=True):
+        for k, v in list(attrs.items()):
+            if isinstance(v, (list, dict)) or v is None:
+                attrs[k] = json.dumps(v, ensure_ascii=False, sort_keys=True)
+    for k, v in list(h.graph.items()):
+        if isinstance(v, (list, dict)) or v is None:
+            h.graph[k] = json.dumps(v, ensure_ascii=False, sort_keys=True)
+    return h
+
+
+def _sorted(g: Any) -> Any:
+    import networkx as nx
+
+    h = nx.MultiDiGraph() if g.is_multigraph() else nx.DiGraph()
+    h.graph.update(g.graph)
+    for n in sorted(g.nodes):
+        h.add_node(n, **g.nodes[n])
+    if g.is_multigraph():
+        for u, v, _k, d in sorted(g.edges(keys=True, data=True),
+                                  key=lambda e: (e[0], e[1], json.dumps(e[3], sort_keys=True,
+                                                                        ensure_ascii=False))):
+            h.add_edge(u, v, **d)
+    else:
+        for u, v in sorted(g.edges):
+            h.add_edge(u, v, **g.edges[u, v])
+    return h
+
+
+def to_graphml(g: Any) -> str:
+    import networkx as nx
+
+    return "\n".join(nx.generate_graphml(_flat(_sorted(g)))) + "\n"
+
+
+def to_gexf(g: Any) -> str:
+    import networkx as nx
+
+    return "\n".join(nx.generate_gexf(_flat(_sorted(g)))) + "\n"
+
+
+def to_cytoscape(g: Any) -> str:
+    import networkx as nx
+
+    data = nx.cytoscape_data(_sorted(g))
+    return json.dumps(data, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+
+
+def _mid(n: str) -> str:
+    return "n_" + "".join(ch if ch.isalnum() else "_" for ch in n)
+
+
+def _esc(s: str) -> str:
+    return s.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _edge_label(d: dict[str, Any]) -> str:
+    if d.get("kind") == "causal":
+        n = d.get("case_support", d.get("citations", 1))
+        sign = "−" if d.get("polarity", 1) < 0 or d.get("negative", 0) > d.get("positive", 1) \
+            else "+"
+        return f"{sign}{n}"
+    return str(d.get("kind", ""))
+
+
+def to_mermaid(g: Any) -> str:
+    lines = ["flowchart LR"]
+    for n in sorted(g.nodes):
+        d = g.nodes[n]
+        label = f"{d.get('label', n)}<br/>{n}" if not n.startswith("theory:") else d["label"]
+        lines.append(f'  {_mid(n)}["{label}"]:::{d.get("layer", "mechanism")}')
+    for u, v in sorted(g.edges):
+        d = g.edges[u, v]
+        arrow = "-.->" if d.get("kind") != "causal" else "-->"
+        lines.append(f"  {_mid(u)} {arrow}|{_edge_label(d)}| {_mid(v)}")
+    for layer, color in (("context", "#e8f1fb"), ("practice", "#fdf3e1"),
+                         ("mechanism", "#e6f4ea"), ("outcome", "#fde8e8"),
+                         ("problem", "#eeeeee"), ("theory", "#f1e8fb")):
+        lines.append(f"  classDef {layer} fill:{color}")
+    return "\n".join(lines) + "\n"
+
+
+def to_dot(g: Any) -> str:
+    lines = ["digraph mechanisms {", "  rankdir=LR;", '  node [shape=box, fontname="Noto Sans CJK SC"];']
+    for n in sorted(g.nodes):
+        d = g.nodes[n]
+        lines.append(f'  "{_esc(n)}" [label="{_esc(str(d.get("label", n)))}\\n{_esc(n)}", '
+                     f'layer="{d.get("layer", "")}"];')
+    for u, v in sorted(g.edges):
+        d = g.edges[u, v]
+        style = "solid" if d.get("kind") == "causal" else "dashed"
+        lines.append(f'  "{_esc(u)}" -> "{_esc(v)}" [label="{_esc(_edge_label(d))}", '
+                     f"style={style}];")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+LINK_COLUMNS = ("from_label", "to_label", "quote", "source", "case", "from_code", "to_code",
+                "polarity", "start_char", "end_char", "connective", "evidence_type")
+
+
+def link_rows(data: GraphData) -> list[dict[str, Any]]:
+    """Links in Causal Map's column layout (from_label, to_label, quote, source, …)."""
+    cb = data.codebook
+
+    def label(code: str) -> str:
+        c = cb.codes.get(code)
+        return c.label if c else code
+
+    return [{"from_label": label(lk.from_code), "to_label": label(lk.to_code),
+             "quote": ev.quote, "source": ev.source, "case": lk.case_id,
+             "from_code": lk.from_code, "to_code": lk.to_code, "polarity": lk.polarity,
+             "start_char": lk.start_char, "end_char": lk.end_char,
+             "connective": lk.connective, "evidence_type": lk.evidence_type}
+            for lk, ev in data.links]
+
+
+def render_text(g: Any, limit: int = 40) -> str:
+    """A terminal view: nodes by layer, then the strongest edges."""
+    out = []
+    for layer in LAYERS:
+        nodes = sorted(n for n, d in g.nodes(data=True) if d.get("layer") == layer)
+        if not nodes:
+            continue
+        out.append(f"[{layer}]")
+        for n in nodes:
+            d = g.nodes[n]
+            extra = f" cases={d['case_support']}" if "case_support" in d else ""
+            extra += f" state={d['state']}" if "state" in d else ""
+            out.append(f"  {n}  {d.get('label', '')}{extra}")
+    edges = sorted(((u, v, d) for u, v, d in g.edges(data=True) if d.get("kind") == "causal"),
+                   key=lambda e: (-e[2].get("case_support", e[2].get("citations", 0)), e[0], e[1]))
+    if edges:
+        out.append("[causal links]")
+        for u, v, d in edges[:limit]:
+            out.append(f"  {u} --{_edge_label(d)}--> {v}  citations={d.get('citations', 0)}")
+    return "\n".join(out) + "\n"
+
+
+@dataclass
+class Analysis:
+    """Everything the graph stage computes for a pass."""
+
+    data: GraphData
+    records: list[Any]
+    flags: list[Any]
+    cross: Any
+    evidence: Any
+    thresholds: Any
+
+
+def analyse(store: Store, pass_name: str, codebook: Codebook, thresholds: Any = None,
+            extract_links: bool = True) -> Analysis:
+    """Links (re-extracted unless told not to), graphs and flags of a pass."""
+    from casecoder import links as links_mod
+    from casecoder.flags import CaseRecord, Thresholds, element_flags
+
+    th = (thresholds or Thresholds()).validate()
+    if extract_links:
+        links_mod.extract(store, pass_name)
+    data = load(store, pass_name, codebook)
+    return analysis_from_data(data, th)
+
+
+def analysis_from_data(data: GraphData, th: Any) -> Analysis:
+    """Graphs and flags from gathered data (no store needed)."""
+    from casecoder.flags import CaseRecord, element_flags
+
+    records = [CaseRecord.from_case(case, element_set(data, cid))
+               for cid, case in sorted(data.cases.items())]
+    flags = element_flags(records, th)
+    cross, multi = cross_case_graph(data)
+    for f in flags:
+        if f.element in cross:
+            cross.nodes[f.element]["flag"] = f.flag
+    return Analysis(data=data, records=records, flags=flags, cross=cross, evidence=multi,
+                    thresholds=th)
+
+
+def element_set(data: GraphData, case_id: str) -> set[str]:
+    """The flaggable elements of a case: mechanisms and their practices."""
+    return {e for e in data.elements.get(case_id, set()) if e.startswith("mech.")}

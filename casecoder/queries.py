@@ -1,0 +1,197 @@
+"""Retrieval and counting over stored codings (the analyst's review queries).
+
+Code frequencies by case and case attribute, co-occurrence, code x attribute
+crosstabs, coded-passage retrieval with context, keyword in context and term lists.
+Counts are of coded units (distinct spans), and a sub-code counts for its frame id
+when ``level="frame"``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from casecoder.errors import CasecoderError
+from casecoder.models import Case, Coding
+from casecoder.store import Store
+
+FRAME_GROUPS = ("mech", "prob", "ctx")
+
+
+def frame_id(code: str) -> str:
+    """The frame id a code rolls up to: ``mech.digital.lightweight`` -> ``mech.digital``."""
+    parts = code.split(".")
+    if parts[0] in FRAME_GROUPS and len(parts) >= 2:
+        return ".".join(parts[:2])
+    return parts[0]
+
+
+def _level(code: str, level: str) -> str:
+    return frame_id(code) if level == "frame" else code
+
+
+def case_attributes(store: Store) -> tuple[dict[int, Case | None], dict[str, Case]]:
+    """Map source id -> its case, and case id -> case."""
+    cases = {c.id: c for c in store.cases()}
+    by_source = {sid: cases.get(cid) if cid else None
+                 for sid, cid in store.case_of_source().items()}
+    return by_source, cases
+
+
+def attribute(case: Case | None, name: str) -> str:
+    if case is None:
+        return "(no case)"
+    if name == "case":
+        return case.id
+    if name == "result":
+        return str(case.outcome.get("result", "unknown"))
+    if name.startswith("ctx."):
+        return case.conditions.get(name, "unknown")
+    return str(case.attributes.get(name, "unknown"))
+
+
+def code_frequencies(store: Store, pass_name: str, by: str = "case", level: str = "frame",
+                     ) -> tuple[list[str], list[str], dict[tuple[str, str], int]]:
+    """Coded units per code and per value of ``by`` (case, region, setting, …).
+
+    Returns the code ids, the column values and the counts.
+    """
+    store.require_pass(pass_name)
+    by_source, _ = case_attributes(store)
+    seen: set[tuple[str, int, int, int]] = set()
+    counts: Counter = Counter()
+    for c in store.codings(pass_name):
+        code = _level(c.code, level)
+        key = (code, c.source_id, c.start_char, c.end_char)
+        if key in seen:
+            continue
+        seen.add(key)
+        counts[(code, attribute(by_source.get(c.source_id), by))] += 1
+    codes = sorted({k[0] for k in counts})
+    cols = sorted({k[1] for k in counts})
+    return codes, cols, dict(counts)
+
+
+def unit_codes(codings: Iterable[Coding], level: str = "frame"
+               ) -> dict[tuple[int, int, int], set[str]]:
+    """Codes per coded unit ``(source_id, start, end)``."""
+    out: dict[tuple[int, int, int], set[str]] = defaultdict(set)
+    for c in codings:
+        out[(c.source_id, c.start_char, c.end_char)].add(_level(c.code, level))
+    return out
+
+
+def cooccurrence(store: Store, pass_name: str, level: str = "frame",
+                 ) -> tuple[list[str], dict[tuple[str, str], int]]:
+    """Units coded with both codes, for every pair (the diagonal counts single codes)."""
+    store.require_pass(pass_name)
+    units = unit_codes(store.codings(pass_name), level)
+    counts: Counter = Counter()
+    for codes in units.values():
+        ordered = sorted(codes)
+        for i, a in enumerate(ordered):
+            for b in ordered[i:]:
+                counts[(a, b)] += 1
+                if a != b:
+                    counts[(b, a)] += 1
+    codes = sorted({a for a, _ in counts})
+    return codes, dict(counts)
+
+
+@dataclass
+class Passage:
+    """A coded passage with its context."""
+
+    source: str
+    case: str | None
+    code: str
+    start_char: int
+    end_char: int
+    quote: str
+    before: str
+    after: str
+    evidence: list[tuple[int, int]]
+    pass_name: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "case": self.case, "code": self.code,
+                "start_char": self.start_char, "end_char": self.end_char, "quote": self.quote,
+                "before": self.before, "after": self.after,
+                "evidence": [list(e) for e in self.evidence], "pass": self.pass_name}
+
+
+def parse_where(where: Iterable[str]) -> list[tuple[str, str]]:
+    out = []
+    for w in where:
+        key, sep, value = w.partition("=")
+        if not sep or not key:
+            raise CasecoderError("CC008", option="--where", value=w, expected="ATTR=VALUE")
+        out.append((key.strip(), value.strip()))
+    return out
+
+
+def quotes(store: Store, code: str, where: Iterable[str] = (), pass_name: str | None = None,
+           context: int = 40) -> list[Passage]:
+    """Coded passages of ``code`` (and its sub-codes) in cases matching ``where``.
+
+    ``where`` items are ``ATTR=VALUE`` on case attributes (region, setting, industry,
+    result, a ``ctx.*`` condition, case) or source attributes; all must hold.
+    """
+    conditions = parse_where(where)
+    by_source, _ = case_attributes(store)
+    sources = {s.id: s for s in store.sources()}
+    if pass_name:
+        store.require_pass(pass_name)
+    out = []
+    for c in store.codings(pass_name, code=code):
+        src = sources.get(c.source_id)
+        if src is None:
+            continue
+        case = by_source.get(c.source_id)
+        ok = True
+        for key, value in conditions:
+            have = attribute(case, key) if case is not None or key != "kind" else src.kind
+            if key == "kind":
+                have = src.kind
+            elif key in src.attributes and (case is None or attribute(case, key) == "unknown"):
+                have = str(src.attributes[key])
+            if have != value:
+                ok = False
+                break
+        if not ok:
+            continue
+        t = src.text
+        out.append(Passage(source=src.name, case=src.case_id, code=c.code,
+                           start_char=c.start_char, end_char=c.end_char,
+                           quote=t[c.start_char:c.end_char],
+                           before=t[max(0, c.start_char - context):c.start_char],
+                           after=t[c.end_char:c.end_char + context], evidence=c.evidence,
+                           pass_name=c.pass_name))
+    return out
+
+
+def kwic(store: Store, term: str, width: int = 20, regex: bool = False) -> list[dict[str, Any]]:
+    """Every occurrence of ``term`` in the current sources with ``width`` characters around."""
+    pattern = re.compile(term if regex else re.escape(term))
+    out = []
+    for src in store.sources():
+        t = src.text
+        for m in pattern.finditer(t, src.body_start):
+            if m.end() == m.start():
+                continue
+            out.append({"source": src.name, "case": src.case_id, "start_char": m.start(),
+                        "end_char": m.end(), "left": t[max(0, m.start() - width):m.start()],
+                        "match": m.group(), "right": t[m.end():m.end() + width]})
+    if not out:
+        raise CasecoderError("CC203", term=term)
+    return out
+
+
+def sentence_texts(store: Store) -> list[tuple[int, int, int, str]]:
+    """(source id, start, end, text) of every current sentence."""
+    texts = {s.id: s.text for s in store.sources()}
+    return [(s.source_id, s.start_char, s.end_char, texts[s.source_id][s.start_char:s.end_char])
+            for s in store.segments(kind="sentence")]
