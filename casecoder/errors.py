@@ -273,6 +273,10 @@ CATALOGUE: dict[str, ErrorDef] = {
         "The exported XML does not validate against the REFI-QDA schema: {reason}. "
         "This is a bug: please report it.",
     ),
+    "CC607": ErrorDef(
+        "exchange",
+        "{path}: unsupported file type {suffix!r} for {what}. Use {known}.",
+    ),
     # --- CC7xx review, agreement and suggestions -----------------------------------------
     "CC701": ErrorDef(
         "agree",
@@ -292,6 +296,28 @@ CATALOGUE: dict[str, ErrorDef] = {
         "review",
         "Review needs an interactive terminal. Use `casecoder review export` and "
         "`casecoder review import` to review through a spreadsheet instead.",
+    ),
+    "CC705": ErrorDef(
+        "review",
+        "{path} line {line}: row {row_id} ({source} {start}:{end} code {code!r}) is not a "
+        "coding of pass {name!r}; the pass changed after the review file was exported. "
+        "Export the review file again and copy your decisions over.",
+    ),
+    "CC706": ErrorDef(
+        "review",
+        "{where}: decision recode needs a new code id; found {code!r}. Fill the new_code "
+        "column (or write recode:CODE) with an id such as mech.digital.",
+    ),
+    "CC707": ErrorDef(
+        "review",
+        "Pass {name!r} holds no model probabilities, so it cannot be ordered by "
+        "uncertainty. Use --order document, or review a suggestion pass "
+        "(`casecoder suggest`).",
+    ),
+    "CC708": ErrorDef(
+        "review",
+        "The review state file {path} cannot be read: {reason}. Start again with "
+        "`casecoder review start {name} --restart`, which discards it.",
     ),
 }
 

@@ -56,6 +56,7 @@ class GraphData:
     elements: dict[str, set[str]] = field(default_factory=dict)  # case -> codes present
     code_evidence: dict[tuple[str, str], list[Evidence]] = field(default_factory=dict)
     links: list[tuple[Link, Evidence]] = field(default_factory=list)
+    sentences: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # by source name
 
 
 def node_layer(codebook: Codebook, code: str) -> str:
@@ -101,6 +102,9 @@ def load(store: Store, pass_name: str, codebook: Codebook) -> GraphData:
                                         lk.polarity, lk.evidence_type)))
     for case in cases:
         data.elements.setdefault(case, set())
+    for seg in store.segments(kind="sentence"):
+        data.sentences.setdefault(srcs[seg.source_id].name, []).append(
+            (seg.start_char, seg.end_char))
     return data
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from casecoder.cli import coding_cmd, export_cmd, graph_cmd, sources_cmd
+from casecoder.cli import coding_cmd, distill_cmd, export_cmd, graph_cmd, sources_cmd
 from casecoder.cli.common import CatalogueGroup, JsonOpt, ProjectOpt, emit_json, progress_bar
 
 app = typer.Typer(
@@ -30,6 +30,8 @@ app.command("quotes")(coding_cmd.quotes)
 app.add_typer(graph_cmd.app, name="graph")
 app.command("adapt")(graph_cmd.adapt)
 app.command("qca")(graph_cmd.qca)
+app.add_typer(distill_cmd.app, name="distill")
+app.command("run")(distill_cmd.run)
 
 
 @app.command()
