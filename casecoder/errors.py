@@ -333,13 +333,13 @@ class CasecoderError(Exception):
         Values for the message template.
     """
 
-    def __init__(self, code: str, **fields: object) -> None:
-        if code not in CATALOGUE:
-            raise KeyError(f"unknown error code {code}")
-        self.code = code
+    def __init__(self, error_code: str, /, **fields: object) -> None:
+        if error_code not in CATALOGUE:
+            raise KeyError(f"unknown error code {error_code}")
+        self.code = error_code
         self.fields = fields
-        self.message = CATALOGUE[code].template.format(**fields)
-        super().__init__(f"[{code}] {self.message}")
+        self.message = CATALOGUE[error_code].template.format(**fields)
+        super().__init__(f"[{error_code}] {self.message}")
 
 
 def render_docs() -> str:

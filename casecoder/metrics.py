@@ -6,7 +6,7 @@ Recognised forms (numbers in ASCII or full-width digits, with their unit):
 * ``从A提升/提高/增加/下降/降低/缩短/减少至B`` and ``由A降至B`` — before, after, change;
 * ``提升/提高/增长/下降/降低/减少/缩短 N%`` or ``N个百分点`` or ``N倍`` — change;
 * ``提升至B``, ``降至B``, ``缩短至B`` without a start value — after, with direction;
-* ``累计/新增/新建 … N`` — after, direction up (a newly achieved total);
+* ``累计/新增/新建 [indicator] N`` — after, direction up (a newly achieved total);
 * ``达/达到/超过/超/突破/不足/仅 N`` — after, direction level (a plain total).
 
 Direction follows the verb (up/down) and, for ``from A to B``, the numbers when
@@ -39,8 +39,12 @@ _BY = re.compile(
     rf"(?P<verb>{_VERB})(?:了|幅度达|幅度为|约|近|超过|超)?(?P<n>{_NUM})(?P<u>%|％|个百分点|百分点|倍|成)"
 )
 _TO_ONLY = re.compile(rf"(?P<verb>{_VERB})(?:至|到)(?P<n>{_NUM})(?P<u>{_UNIT})")
+_CUMULATIVE = re.compile(
+    rf"(?P<verb>累计|新增|新建|共计|合计)(?P<ind>[^，,；;。！？0-9０-９]{{0,10}}?)"
+    rf"(?:超过|达到|达|超|逾|了)?(?P<n>{_NUM})(?P<u>{_UNIT})"
+)
 _TOTAL = re.compile(
-    rf"(?P<verb>累计|新增|新建|共计|合计|达到|达|超过|超|突破|逾|不足|仅|仅为|低于|高于)"
+    rf"(?P<verb>达到|达|超过|超|突破|逾|不足|仅|仅为|低于|高于)"
     rf"(?:了)?(?P<n>{_NUM})(?P<u>{_UNIT})"
 )
 _CLAUSE = re.compile(r"[，,、；;：:。！？（(“”\"]")
@@ -141,6 +145,12 @@ def extract(text: str, lo: int = 0, hi: int | None = None) -> list[MetricHit]:
         change = -n if direction == "down" else n
         add(m, [MetricHit(m.start(), m.end(), _indicator(text, lo, m.start()), None, None,
                           change, m.group("u").translate(_FW), direction)])
+    for m in _CUMULATIVE.finditer(text, lo, hi):
+        if not free(m.start(), m.end()) or not m.group("u"):
+            continue
+        ind = m.group("ind").strip() or _indicator(text, lo, m.start())
+        add(m, [MetricHit(m.start(), m.end(), ind, None, _num(m.group("n")), None,
+                          m.group("u").translate(_FW), "up")])
     for m in _TOTAL.finditer(text, lo, hi):
         if not free(m.start(), m.end()) or not m.group("u"):
             continue

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from casecoder.metrics import extract
+
+CASES = [
+    ("政策理解率从60%提升至92%；", [("政策理解率", 60, 92, 32, "%", "up")]),
+    ("平均化解耗时从7天缩短至2天。", [("平均化解耗时", 7, 2, -5, "天", "down")]),
+    ("协同调解效率提升65%。", [("协同调解效率", None, None, 65, "%", "up")]),
+    ("安全事故发生率下降45%。", [("安全事故发生率", None, None, -45, "%", "down")]),
+    ("满意度和参与率分别从70%、40%提升至95%、75%。",
+     [("满意度和参与率", 70, 95, 25, "%", "up"), ("满意度和参与率", 40, 75, 35, "%", "up")]),
+    ("群众满意度提升至96%。", [("群众满意度", None, 96, None, "%", "up")]),
+    ("2025年化解成功率达98.6%。", [("化解成功率", None, 98.6, None, "%", "level")]),
+    ("导致平台使用率不足15%。", [("平台使用率", None, 15, None, "%", "level")]),
+    ("累计办理业务超过12万件。", [("办理业务", None, 12, None, "万件", "up")]),
+    ("新增志愿者2000人。", [("志愿者", None, 2000, None, "人", "up")]),
+    ("平台覆盖群众超过50万人次。", [("平台覆盖群众", None, 50, None, "万人次", "level")]),
+    ("参与率由３０％提高到６５％。", [("参与率", 30, 65, 35, "%", "up")]),
+    ("事故率下降了3个百分点。", [("事故率", None, None, -3, "个百分点", "down")]),
+]
+
+
+@pytest.mark.parametrize("text,expected", CASES)
+def test_forms(text, expected):
+    got = [(h.indicator, h.before, h.after, h.change, h.unit, h.direction) for h in extract(text)]
+    assert got == [tuple(e) for e in expected]
+
+
+def test_spans_point_into_text():
+    text = "其中，政策理解率从60%提升至92%，满意度提升至96%。"
+    for h in extract(text):
+        assert 0 <= h.start < h.end <= len(text)
+        assert text[h.start:h.end] in ("从60%提升至92%", "提升至96%")
+
+
+def test_no_numbers_no_metrics():
+    assert extract("通过联席会议整合资源，推动问题解决。") == []
+
+
+@given(st.text(alphabet="从至提升下降达0123456789%.天万人，。", max_size=60))
+def test_never_crashes_and_spans_valid(text):
+    for h in extract(text):
+        assert 0 <= h.start < h.end <= len(text)
+        assert h.direction in ("up", "down", "level")
