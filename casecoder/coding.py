@@ -26,7 +26,6 @@ other passes are untouched.
 from __future__ import annotations
 
 import bisect
-import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -49,8 +48,13 @@ UNITS = ("sentence", "turn", "paragraph")
 
 
 def fold(text: str) -> str:
-    """Lower-case ASCII letters only (one-to-one, so offsets are kept)."""
-    return text.translate(_ASCII_LOWER)
+    """Lower-case letters where that keeps every offset (one-to-one).
+
+    ``str.lower`` is used when it keeps the length (it does for Chinese text); where a
+    character would lower-case to two (such as 'İ'), only ASCII letters are folded.
+    """
+    low = text.lower()
+    return low if len(low) == len(text) else text.translate(_ASCII_LOWER)
 
 
 @dataclass
@@ -85,6 +89,7 @@ class CompiledCodebook:
     cue_exceptions: tuple[str, ...] = DEFAULT_CUE_EXCEPTIONS
     window: int = 3
     automaton: Any = None
+    out_code: str | None = None
 
     @classmethod
     def build(cls, codebook: Codebook) -> CompiledCodebook:
@@ -96,6 +101,8 @@ class CompiledCodebook:
         self.cue_exceptions = tuple(
             dict.fromkeys([*DEFAULT_CUE_EXCEPTIONS, *(neg.get("exceptions") or [])]))
         self.window = int(neg.get("window", 3))
+        metric_code = codebook.defaults.get("metric_code", "out")
+        self.out_code = metric_code if metric_code in codebook.codes else None
         index: dict[str, int] = {}
 
         def add(term: str, code: str, kind: str, i: int = 0) -> None:
@@ -315,56 +322,86 @@ def code_source(cc: CompiledCodebook, source: Source, units: list[tuple[int, int
                 pass_name: str, with_metrics: bool = True,
                 tokens: Callable[[str], list[tuple[int, int]]] | None = None,
                 ) -> tuple[list[tuple], list[tuple]]:
-    """Code the units of one source; returns coding rows and metric rows for the store."""
+    """Code the units of one source; returns coding rows and metric rows for the store.
+
+    Plain text is matched once over the whole source and the hits are grouped by unit,
+    so units without a hit cost nothing; PDF text is read unit by unit through its clean
+    view.
+    """
+    if not units:
+        return [], []
+    if source.attributes.get("_layout") == "pdf":
+        return _code_units_pdf(cc, source, units, pass_name, with_metrics, tokens)
     text = source.text
-    coder = cc.codebook.coder
-    pdf = source.attributes.get("_layout") == "pdf"
+    starts = [u[1] for u in units]
+    grouped: dict[int, list[tuple[int, int, int]]] = {}
+    for h in cc.find(text):
+        k = bisect.bisect_right(starts, h[1]) - 1
+        if k >= 0 and h[2] <= units[k][2]:
+            grouped.setdefault(k, []).append(h)
+    if cc.untriggered:
+        for k in range(len(units)):
+            grouped.setdefault(k, [])
+    found: dict[int, list[metrics_mod.MetricHit]] = {}
+    if with_metrics:
+        for m in metrics_mod.extract(text, units[0][1], units[-1][2]):
+            k = bisect.bisect_right(starts, m.start) - 1
+            if k >= 0 and m.end <= units[k][2]:
+                found.setdefault(k, []).append(m)
     rows: list[tuple] = []
     mrows: list[tuple] = []
-    out_code = "out" if "out" in cc.codebook.codes else None
-    if not pdf and units:
-        all_hits = sorted(cc.find(text), key=lambda h: h[1])
-        hit_starts = [h[1] for h in all_hits]
-    for sid, s, e, role in units:
-        if pdf:
-            view = clean_view(text, s, e, True)
-            vtext = view.text
-            hits = cc.find(vtext)
-            coded = cc.code_unit(vtext, 0, len(vtext), hits, role, tokens)
-            to_raw = view.raw_span
-        else:
-            a = bisect.bisect_left(hit_starts, s)
-            b = bisect.bisect_left(hit_starts, e, lo=a)
-            hits = [h for h in all_hits[a:b] if h[2] <= e]
-            coded = cc.code_unit(text, s, e, hits, role, tokens) if hits or cc.untriggered \
-                else {}
-            vtext = None
-
-            def to_raw(i: int, j: int) -> tuple[int, int]:
-                return i, j
-        found = []
-        if with_metrics:
-            if pdf:
-                found = metrics_mod.extract(vtext, 0, len(vtext))
-            else:
-                found = metrics_mod.extract(text, s, e)
-        if found and out_code:
-            coded.setdefault(out_code, []).extend(
-                Hit(out_code, "metric", m.indicator, m.start, m.end) for m in found)
-        for m in found:
-            mrows.append((pass_name, source.id, s, e, m.indicator, m.before, m.after,
-                          m.change, m.unit, m.direction, text[s:e]))
-        for code in sorted(coded):
-            hs = coded[code]
-            ev = sorted({to_raw(h.start, h.end) for h in hs})
-            kinds = sorted({f"{h.kind}:{h.term}" for h in hs})
-            best = max(CONFIDENCE.get(h.kind, 0.7) for h in hs)
-            conf = round(min(0.99, best + 0.05 * (len(ev) - 1)), 2)
-            polarity = -1 if any(h.kind == "negative" or h.negated for h in hs) else 1
-            rows.append((pass_name, source.id, code, s, e,
-                         json.dumps([list(x) for x in ev]), " | ".join(kinds[:4]), conf, coder,
-                         polarity, sid))
+    for k in sorted(grouped.keys() | found.keys()):
+        sid, s, e, role = units[k]
+        hits = grouped.get(k)
+        coded = cc.code_unit(text, s, e, hits, role, tokens) if hits is not None else {}
+        _emit(cc, source, pass_name, sid, s, e, coded, found.get(k, ()), _identity, rows,
+              mrows)
     return rows, mrows
+
+
+def _identity(i: int, j: int) -> tuple[int, int]:
+    return i, j
+
+
+def _code_units_pdf(cc: CompiledCodebook, source: Source,
+                    units: list[tuple[int, int, int, str | None]], pass_name: str,
+                    with_metrics: bool, tokens: Callable[[str], list[tuple[int, int]]] | None,
+                    ) -> tuple[list[tuple], list[tuple]]:
+    rows: list[tuple] = []
+    mrows: list[tuple] = []
+    for sid, s, e, role in units:
+        view = clean_view(source.text, s, e, True)
+        vtext = view.text
+        coded = cc.code_unit(vtext, 0, len(vtext), cc.find(vtext), role, tokens)
+        found = metrics_mod.extract(vtext, 0, len(vtext)) if with_metrics else []
+        _emit(cc, source, pass_name, sid, s, e, coded, found, view.raw_span, rows, mrows)
+    return rows, mrows
+
+
+def _emit(cc: CompiledCodebook, source: Source, pass_name: str, sid: int, s: int, e: int,
+          coded: dict[str, list[Hit]], found: Iterable[metrics_mod.MetricHit],
+          to_raw: Callable[[int, int], tuple[int, int]], rows: list[tuple],
+          mrows: list[tuple]) -> None:
+    """Turn one unit's surviving hits and metrics into store rows."""
+    text = source.text
+    out_code = cc.out_code
+    for m in found:
+        if out_code:
+            coded.setdefault(out_code, []).append(
+                Hit(out_code, "metric", m.indicator, m.start, m.end))
+        mrows.append((pass_name, source.id, s, e, m.indicator, m.before, m.after, m.change,
+                      m.unit, m.direction, text[s:e]))
+    coder = cc.codebook.coder
+    for code_id in sorted(coded):
+        hs = coded[code_id]
+        ev = sorted({to_raw(h.start, h.end) for h in hs})
+        kinds = sorted({f"{h.kind}:{h.term}" for h in hs})
+        best = max(CONFIDENCE.get(h.kind, 0.7) for h in hs)
+        conf = round(min(0.99, best + 0.05 * (len(ev) - 1)), 2)
+        polarity = -1 if any(h.kind == "negative" or h.negated for h in hs) else 1
+        evidence = "[" + ", ".join(f"[{a}, {b}]" for a, b in ev) + "]"
+        rows.append((pass_name, source.id, code_id, s, e, evidence, " | ".join(kinds[:4]), conf,
+                     coder, polarity, sid))
 
 
 def code(store: Store, codebook: Codebook, pass_name: str = "rules", unit: str = "sentence",

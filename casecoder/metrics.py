@@ -16,6 +16,7 @@ last clause mark, without a leading year, time or connective.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -47,7 +48,7 @@ _TOTAL = re.compile(
     rf"(?P<verb>达到|达|超过|超|突破|逾|不足|仅|仅为|低于|高于)"
     rf"(?:了)?(?P<n>{_NUM})(?P<u>{_UNIT})"
 )
-_CLAUSE = re.compile(r"[，,、；;：:。！？（(“”\"]")
+_CLAUSE = re.compile(r"[，,、；;：:。！？（(“”\"\n]")
 _LEAD = re.compile(
     r"^(?:(?:[0-9０-９]{4}\s*年(?:[0-9０-９]{1,2}\s*月)?(?:底|末|以来|内|上半年|下半年)?)|"
     r"(?:其中|同时|并且|并|且|使得|使|让|将|把|推动|带动|促进|实现|导致|致使|其|的|从而|通过改造|通过)|"
@@ -92,7 +93,7 @@ def _direction(verb: str, before: float | None = None, after: float | None = Non
 
 
 def _indicator(text: str, lo: int, pos: int) -> str:
-    head = text[lo:pos]
+    head = text[max(lo, pos - 40):pos]
     parts = _CLAUSE.split(head)
     phrase = parts[-1].strip() if parts else ""
     phrase = _LEAD.sub("", phrase).strip()
@@ -104,13 +105,16 @@ def extract(text: str, lo: int = 0, hi: int | None = None) -> list[MetricHit]:
     """The quantified changes stated in ``text[lo:hi]``, in order of position."""
     hi = len(text) if hi is None else hi
     out: list[MetricHit] = []
-    taken: list[tuple[int, int]] = []
+    taken: list[tuple[int, int]] = []  # disjoint spans, sorted
 
     def free(a: int, b: int) -> bool:
-        return all(b <= x or a >= y for x, y in taken)
+        i = bisect.bisect_left(taken, (a, a))
+        if i < len(taken) and taken[i][0] < b:
+            return False
+        return not (i > 0 and taken[i - 1][1] > a)
 
     def add(m: re.Match[str], hits: list[MetricHit]) -> None:
-        taken.append((m.start(), m.end()))
+        bisect.insort(taken, (m.start(), m.end()))
         out.extend(hits)
 
     for m in _RESPECTIVELY.finditer(text, lo, hi):

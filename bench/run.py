@@ -1,0 +1,209 @@
+"""casecoder benchmarks: one command, figures in docs/PERFORMANCE.md.
+
+    python bench/run.py [--mb 10] [--out bench/results/latest.json]
+
+Each stage runs in a fresh subprocess so that its peak memory (ru_maxrss) is its own:
+
+* ingest + segmentation of a generated Chinese corpus (case narratives and interview
+  transcripts built from the bundled cases' sentences), at half and full size, to
+  show throughput and that peak memory stays flat as the corpus grows;
+* rule coding with the governance codebook, from stored segments to stored codings,
+  in one process;
+* the jieba stage against plain ``jieba.lcut`` on the same text, and on 1 vs 2 processes;
+* cross-case graph and all flags for 10,000 synthetic cases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CODEBOOK = Path(os.environ.get("CASECODER_BENCH_CODEBOOK", ROOT / "codebooks" / "governance.yaml"))
+
+
+def generate(folder: Path, mb: float, seed: int = 7) -> int:
+    """Write a corpus of about ``mb`` MB (UTF-8) into ``folder``; returns its bytes."""
+    sys.path.insert(0, str(ROOT))
+    from casecoder.ingest import build_source
+    from casecoder.readers import read_file
+
+    sentences: list[str] = []
+    for f in sorted((ROOT / "cases").glob("C*.md")):
+        read = read_file(f)
+        _src, _case, spans = build_source(read, f.name, str(f))
+        sentences += [read.text[s.start_char:s.end_char] for s, _ in spans
+                      if s.kind == "sentence"]
+    rng = random.Random(seed)
+    target = int(mb * 1024 * 1024)
+    folder.mkdir(parents=True, exist_ok=True)
+    total = 0
+    n = 0
+    while total < target:
+        if n % 3 == 2:
+            lines = ["访谈编码：B%05d" % n, "受访者身份：社区工作者", ""]
+            for _ in range(40):
+                lines.append("问：" + rng.choice(sentences))
+                lines.append("答：" + "".join(rng.choice(sentences) for _ in range(3)))
+            text = "\n".join(lines) + "\n"
+            name = f"i{n:05d}.txt"
+        else:
+            paras = ["".join(rng.choice(sentences) for _ in range(5)) for _ in range(30)]
+            text = "## 背景\n" + "\n\n".join(paras) + "\n"
+            name = f"c{n:05d}.md"
+        data = text.encode("utf-8")
+        (folder / name).write_bytes(data)
+        total += len(data)
+        n += 1
+    return total
+
+
+def child(stage: str, args: dict) -> dict:
+    """Run one stage in a subprocess and return its figures."""
+    cmd = [sys.executable, __file__, "--child", stage, "--args", json.dumps(args)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=ROOT)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def stage_ingest(a: dict) -> dict:
+    from casecoder.ingest import ingest
+    from casecoder.store import Store
+
+    t = time.perf_counter()
+    with Store(a["project"], create=True) as store:
+        rep = ingest(store, [a["corpus"]])
+    dt = time.perf_counter() - t
+    return {"seconds": dt, "mb_per_s": a["bytes"] / 1048576 / dt, "segments": rep.segments,
+            "peak_mb": _peak_mb()}
+
+
+def stage_code(a: dict) -> dict:
+    from casecoder.codebook import load_codebook
+    from casecoder.coding import code
+    from casecoder.store import Store
+
+    cb = load_codebook(CODEBOOK)
+    with Store(a["project"]) as store:
+        t = time.perf_counter()
+        rep = code(store, cb, pass_name="bench", jobs=a.get("jobs", 1))
+        dt = time.perf_counter() - t
+    return {"seconds": dt, "mb_per_s": a["bytes"] / 1048576 / dt, "codings": rep.codings,
+            "metrics": rep.metrics, "peak_mb": _peak_mb()}
+
+
+def stage_jieba(a: dict) -> dict:
+    import jieba
+
+    from casecoder.coding import codebook_terms
+    from casecoder.codebook import load_codebook
+    from casecoder.lang_zh import ZhTokenizer, token_ends
+
+    texts = [p.read_text(encoding="utf-8") for p in sorted(Path(a["corpus"]).iterdir())]
+    paras = [x for t in texts for x in t.split("\n") if x]
+    jieba.initialize()
+    t = time.perf_counter()
+    for p in paras:
+        jieba.lcut(p)
+    plain = time.perf_counter() - t
+    tok = ZhTokenizer(codebook_terms(load_codebook(CODEBOOK)))
+    tok.words("预热")
+    t = time.perf_counter()
+    token_ends(tok, paras, jobs=1)
+    one = time.perf_counter() - t
+    t = time.perf_counter()
+    token_ends(tok, paras, jobs=2)
+    two = time.perf_counter() - t
+    return {"plain_lcut_s": plain, "casecoder_1proc_s": one, "casecoder_2proc_s": two,
+            "ratio_to_plain": one / plain, "speedup_2_vs_1": one / two,
+            "mb_per_s_1proc": a["bytes"] / 1048576 / one, "peak_mb": _peak_mb()}
+
+
+def stage_graph(a: dict) -> dict:
+    from casecoder.flags import Thresholds
+    from casecoder.graph import Evidence, GraphData, analysis_from_data
+    from casecoder.models import CONTEXT_IDS, Case, Codebook, Link
+
+    rng = random.Random(3)
+    mechs = [f"mech.m{i}" for i in range(7)]
+    practices = [f"{m}.p{j}" for m in mechs for j in range(4)]
+    others = ["out", "ctx.economy", "ctx.funding", "prob.silo"]
+    regions = ["长三角", "珠三角", "京津冀", "中西部", "东北"]
+    settings = ["urban_community", "rural", "industry", "cross_region"]
+    states = ["present", "absent", "unknown"]
+    data = GraphData(codebook=Codebook("synthetic", "-", "0" * 64, {}), cases={})
+    for i in range(a["cases"]):
+        cid = f"S{i:05d}"
+        data.cases[cid] = Case(
+            id=cid, title=cid, attributes={"region": rng.choice(regions),
+                                           "setting": rng.choice(settings)},
+            conditions={c: rng.choice(states) for c in CONTEXT_IDS},
+            outcome={"result": "success" if rng.random() < 0.7 else "failure"}, transfers=[])
+        els = {m for m in mechs if rng.random() < 0.6}
+        els |= {p for p in practices if p.rsplit(".", 1)[0] in els and rng.random() < 0.4}
+        data.elements[cid] = els | set(others)
+        nodes = sorted(data.elements[cid])
+        for k in range(6):
+            u, v = rng.sample(nodes, 2)
+            data.links.append((Link(i, u, v, 1, k * 10, k * 10 + 9, "推动", "connective", cid),
+                               Evidence(cid, f"{cid}.md", k * 10, k * 10 + 9, "……", "推动")))
+    t = time.perf_counter()
+    an = analysis_from_data(data, Thresholds())
+    dt = time.perf_counter() - t
+    return {"cases": len(an.records), "links": len(data.links), "seconds": dt,
+            "elements": len(an.flags), "edges": an.cross.number_of_edges(),
+            "evidence_edges": an.evidence.number_of_edges(), "peak_mb": _peak_mb()}
+
+
+STAGES = {"ingest": stage_ingest, "code": stage_code, "jieba": stage_jieba, "graph": stage_graph}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--mb", type=float, default=10.0)
+    ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "latest.json"))
+    ap.add_argument("--child")
+    ap.add_argument("--args")
+    ns = ap.parse_args()
+    if ns.child:
+        sys.path.insert(0, str(ROOT))
+        print(json.dumps(STAGES[ns.child](json.loads(ns.args))))
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="casecoder-bench-"))
+    try:
+        results: dict = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
+        half, full = tmp / "half", tmp / "full"
+        b_half = generate(half, ns.mb / 2)
+        b_full = generate(full, ns.mb)
+        results["corpus_mb"] = round(b_full / 1048576, 2)
+        results["ingest_half"] = child("ingest", {"corpus": str(half), "project": str(
+            tmp / "p_half"), "bytes": b_half})
+        results["ingest"] = child("ingest", {"corpus": str(full), "project": str(tmp / "p"),
+                                             "bytes": b_full})
+        results["memory_growth_half_to_full"] = round(
+            results["ingest"]["peak_mb"] / results["ingest_half"]["peak_mb"], 3)
+        results["code"] = child("code", {"project": str(tmp / "p"), "bytes": b_full})
+        results["jieba"] = child("jieba", {"corpus": str(full), "bytes": b_full})
+        results["graph_10000"] = child("graph", {"cases": 10000})
+        out = Path(ns.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        print(json.dumps(results, indent=2, sort_keys=True))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
