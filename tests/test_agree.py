@@ -261,6 +261,8 @@ def test_bootstrap_is_fast_for_100k_units():
         ({"confidence": 1.0}, "--confidence"),
         ({"confidence": 0}, "--confidence"),
         ({"confidence": 95}, "--confidence"),
+        ({"seed": None}, "--seed"),
+        ({"seed": -3}, "--seed"),
     ],
 )
 def test_bad_bootstrap_options_raise_cc008(kwargs, option):
