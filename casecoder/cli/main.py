@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from casecoder.cli import coding_cmd, distill_cmd, export_cmd, graph_cmd, sources_cmd
+from casecoder.cli import (
+    cases_cmd,
+    coding_cmd,
+    distill_cmd,
+    export_cmd,
+    graph_cmd,
+    sources_cmd,
+)
 from casecoder.cli.common import CatalogueGroup, JsonOpt, ProjectOpt, emit_json, progress_bar
 
 app = typer.Typer(
@@ -20,6 +27,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(sources_cmd.app, name="sources")
+app.add_typer(cases_cmd.app, name="cases")
 app.add_typer(export_cmd.app, name="export")
 app.add_typer(coding_cmd.codebook_app, name="codebook")
 app.add_typer(coding_cmd.codes_app, name="codes")
