@@ -89,7 +89,7 @@ class Precondition:
     """The evidence on one condition of one element."""
 
     condition: str
-    status: str  # precondition | untested: limited diversity | not necessary | no evidence
+    status: str  # see docs/flags.md: precondition, failed without it, untested, …
     necessity_k: int
     necessity_n: int
     with_c_success: int
@@ -191,6 +191,10 @@ def element_flags(records: list[CaseRecord], th: Thresholds | None = None,
     return out
 
 
+FAILED_WITHOUT = "failed without it (necessity untested)"
+BLOCKING = ("precondition", FAILED_WITHOUT)
+
+
 def precondition(with_e: list[CaseRecord], cond: str, th: Thresholds) -> Precondition:
     """Is ``cond`` a precondition of the element present in ``with_e``?"""
     succ_known = [r for r in with_e if r.success and r.conditions.get(cond) != "unknown"]
@@ -199,15 +203,19 @@ def precondition(with_e: list[CaseRecord], cond: str, th: Thresholds) -> Precond
     without_c = [r for r in with_e if r.conditions.get(cond) == "absent"]
     wc_s = sum(r.success for r in with_c)
     wo_s = sum(r.success for r in without_c)
+    rate_not = wo_s / len(without_c) if without_c else None
     if not succ_known and not without_c:
         status = "no evidence"
-    elif succ_known and k / len(succ_known) < th.precondition:
+    elif not succ_known:
+        # only cases lacking C are known: did they fail?
+        status = (FAILED_WITHOUT if rate_not is not None and rate_not <= 1 - th.difference
+                  else "not difference-making")
+    elif k / len(succ_known) < th.precondition:
         status = "not necessary"
-    elif not without_c:
+    elif rate_not is None:
         status = "untested: limited diversity"
     else:
-        rate_c = wc_s / len(with_c) if with_c else 1.0
-        rate_not = wo_s / len(without_c)
+        rate_c = wc_s / len(with_c)
         status = "precondition" if rate_c - rate_not >= th.difference else "not difference-making"
     return Precondition(condition=cond, status=status, necessity_k=k,
                         necessity_n=len(succ_known), with_c_success=wc_s,
@@ -265,7 +273,7 @@ def adapt(records: list[CaseRecord], target: Target, th: Thresholds | None = Non
                               ["no successful case has this element"], []))
             continue
         for p in f.preconditions:
-            if p.status not in ("precondition", "untested: limited diversity"):
+            if p.status not in (*BLOCKING, "untested: limited diversity"):
                 continue
             state = target.conditions.get(p.condition, "unknown")
             if state == "present":
@@ -279,22 +287,23 @@ def adapt(records: list[CaseRecord], target: Target, th: Thresholds | None = Non
                             if by_id[c].success]
             candidates = sorted({e for r in succ_without for e in r.elements}
                                 & (_siblings(f.element, records) | {f.element}))
-            if p.status == "precondition" and succ_without and candidates:
+            if p.status in BLOCKING and succ_without and candidates:
                 action = "adapt"
                 subs += [c for c in candidates if c != f.element]
                 cites += sorted(r.id for r in succ_without)
                 reasons.append(
-                    f"{p.condition} is a precondition ({p.necessity_k}/{p.necessity_n} "
+                    f"{p.condition}: {p.status} ({p.necessity_k}/{p.necessity_n} "
                     f"successful cases had it; {p.without_c_success}/{p.without_c_total} "
                     f"cases without it succeeded); forms that succeeded without it: "
                     f"{', '.join(candidates)}")
-            elif p.status == "precondition":
+            elif p.status in BLOCKING:
                 if action != "adapt":
                     action = "build the precondition first"
                 cites += p.cases_without
                 reasons.append(
-                    f"{p.condition} is a precondition ({p.necessity_k}/{p.necessity_n}); no "
-                    f"case lacking it succeeded with this element")
+                    f"{p.condition}: {p.status} ({p.necessity_k}/{p.necessity_n} successful "
+                    f"cases had it; {p.without_c_success}/{p.without_c_total} cases without it "
+                    f"succeeded); no case lacking it succeeded with a form of this element")
             else:
                 reasons.append(f"{p.condition}: all {p.necessity_n} successful cases with a "
                                f"known state had it, but no case lacking it shows what "

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from casecoder.cli.main import app
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 CASES = ROOT / "cases"
-CODEBOOK = ROOT / "codebooks" / "governance.yaml"
+CODEBOOK = Path(os.environ.get("CASECODER_TEST_CODEBOOK", ROOT / "codebooks" / "governance.yaml"))
 
 
 @pytest.fixture

@@ -1,0 +1,184 @@
+"""Links, graphs and exports on a small corpus coded with the mini codebook."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import networkx as nx
+import pytest
+from conftest import invoke
+
+from casecoder.codebook import load_codebook
+from casecoder.coding import code
+from casecoder.graph import (
+    analyse,
+    case_graph,
+    to_cytoscape,
+    to_dot,
+    to_gexf,
+    to_graphml,
+    to_mermaid,
+)
+from casecoder.ingest import ingest
+from casecoder.links import stored_links
+from casecoder.store import Store
+
+MINI = Path(__file__).parent / "data" / "mini_codebook.yaml"
+
+CASE_A = """---
+id: A1
+title: 甲地数字调解
+region: 长三角
+setting: rural
+conditions:
+  ctx.infrastructure: present
+outcome:
+  result: success
+---
+## 主要做法
+通过大数据平台实现纠纷智能调解。
+由于网络薄弱，平台使用率不足15%。
+群众积极参与调解。
+因此满意度明显提高。
+"""
+
+CASE_B = """---
+id: B1
+title: 乙地轻量化
+region: 中西部
+setting: urban_community
+conditions:
+  ctx.infrastructure: absent
+outcome:
+  result: success
+---
+## 主要做法
+通过短信推送带动志愿者参与调解。
+"""
+
+
+@pytest.fixture
+def analysed(tmp_path, project):
+    for name, text in (("a.md", CASE_A), ("b.md", CASE_B)):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    with Store(project) as store:
+        ingest(store, [tmp_path / "a.md", tmp_path / "b.md"])
+        cb = load_codebook(MINI)
+        code(store, cb)
+        a = analyse(store, "rules", cb)
+        links = stored_links(store, "rules")
+        texts = {s.id: s.text for s in store.sources()}
+    return project, a, links, texts
+
+
+def test_links_from_connectives(analysed):
+    _p, a, links, texts = analysed
+    pairs = {(lk.from_code, lk.to_code, lk.polarity, lk.evidence_type) for lk in links}
+    assert ("mech.digital", "mech.mediation", 1, "connective") in pairs
+    # 由于 [lack], … : the cause is a stated lack -> negative
+    assert ("ctx.infrastructure", "mech.digital", -1, "connective") in pairs
+    # 因此 opening the next sentence links the sentence before
+    assert ("mech.participation", "out", 1, "adjacent") in pairs
+    assert ("mech.digital.lightweight", "mech.participation", 1, "connective") in pairs
+    for lk in links:
+        assert 0 <= lk.start_char < lk.end_char <= len(texts[lk.source_id])
+        assert lk.case_id in ("A1", "B1")
+
+
+def test_case_graph_layers_and_evidence(analysed):
+    _p, a, _links, _texts = analysed
+    g = case_graph(a.data, "A1")
+    assert g.nodes["mech.digital"]["layer"] == "mechanism"
+    assert g.nodes["ctx.infrastructure"]["layer"] == "context"
+    assert g.nodes["ctx.infrastructure"]["state"] == "present"
+    assert g.nodes["out"]["layer"] == "outcome"
+    e = g.edges["mech.digital", "mech.mediation"]
+    assert e["kind"] == "causal" and e["evidence"][0]["quote"] == "通过大数据平台实现纠纷智能调解。"
+    assert g.edges["mech.digital", "theory:数字治理"]["kind"] == "grounded_in"
+    gb = case_graph(a.data, "B1")
+    assert gb.edges["mech.digital.lightweight", "mech.digital"]["kind"] == "realises"
+
+
+def test_cross_case_bundles(analysed):
+    _p, a, _links, _texts = analysed
+    e = a.cross.edges["mech.digital.lightweight", "mech.participation"]
+    assert e["case_support"] == 1 and e["cases"] == ["B1"]
+    assert e["context_span"] == {"regions": ["中西部"], "settings": ["urban_community"]}
+    assert a.cross.nodes["mech.mediation"]["case_support"] == 2
+    assert a.evidence.number_of_edges() == len(a.data.links)
+
+
+@pytest.mark.parametrize("fn", [to_graphml, to_gexf, to_cytoscape, to_mermaid, to_dot])
+def test_exports_deterministic_and_readable(analysed, fn, tmp_path):
+    _p, a, _links, _texts = analysed
+    first = fn(a.cross)
+    assert first == fn(a.cross)
+    if fn is to_graphml:
+        p = tmp_path / "g.graphml"
+        p.write_text(first, encoding="utf-8")
+        g = nx.read_graphml(p)
+        assert set(g.nodes) == set(a.cross.nodes)
+        assert json.loads(g.edges["mech.digital", "mech.mediation"]["cases"]) == ["A1"]
+    if fn is to_gexf:
+        p = tmp_path / "g.gexf"
+        p.write_text(first, encoding="utf-8")
+        assert set(nx.read_gexf(p).nodes) == set(a.cross.nodes)
+    if fn is to_cytoscape:
+        data = json.loads(first)
+        assert len(data["elements"]["nodes"]) == a.cross.number_of_nodes()
+
+
+def test_graph_cli(analysed, runner, tmp_path):
+    project, _a, _links, _texts = analysed
+    r = invoke(runner, "graph", "build", "--project", project, "--codebook", MINI, "--json")
+    assert r.exit_code == 0 and json.loads(r.output)["links"] >= 4
+    r = invoke(runner, "graph", "show", "--project", project, "--codebook", MINI, "--case", "A1")
+    assert r.exit_code == 0 and "[mechanism]" in r.output and "mech.digital" in r.output
+    for fmt, name in (("links-csv", "links.csv"), ("mermaid", "g.mmd"), ("svg", "g.svg"),
+                      ("png", "g.png")):
+        out = tmp_path / name
+        r = invoke(runner, "graph", "export", "--project", project, "--codebook", MINI,
+                   "--format", fmt, "--out", out)
+        assert r.exit_code == 0, r.output
+        assert out.stat().st_size > 0
+    header = (tmp_path / "links.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert header.startswith("from_label,to_label,quote,source")
+    assert (tmp_path / "g.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    r = invoke(runner, "graph", "export", "--project", project, "--codebook", MINI,
+               "--format", "pdf", "--out", tmp_path / "x")
+    assert r.exit_code == 1 and "[CC406]" in r.output
+    r = invoke(runner, "graph", "show", "--project", project, "--codebook", MINI, "--case", "ZZ")
+    assert r.exit_code == 1 and "[CC502]" in r.output
+    r = invoke(runner, "graph", "flags", "--project", project, "--codebook", MINI, "--json",
+               "--min-support", "1", "--min-regions", "1", "--min-settings", "1")
+    flags = {f["element"]: f for f in json.loads(r.output)["flags"]}
+    assert flags["mech.mediation"]["flag"] == "transferable core"
+    r = invoke(runner, "graph", "flags", "--project", project, "--codebook", MINI,
+               "--necessity", "2")
+    assert r.exit_code == 1 and "[CC405]" in r.output
+    r = invoke(runner, "graph", "sensitivity", "--project", project, "--codebook", MINI,
+               "--json")
+    assert r.exit_code == 0 and json.loads(r.output)["settings"] == 180
+
+
+def test_graph_on_empty_pass(project, runner):
+    r = invoke(runner, "graph", "build", "--project", project, "--codebook", MINI)
+    assert r.exit_code == 1 and "[CC401]" in r.output
+
+
+def test_adapt_cli_and_profile_errors(analysed, runner, tmp_path):
+    project, _a, _links, _texts = analysed
+    prof = tmp_path / "p.yaml"
+    prof.write_text("region: 中西部\nsetting: rural\nconditions:\n  ctx.infrastructure: absent\n",
+                    encoding="utf-8")
+    r = invoke(runner, "adapt", "--project", project, "--codebook", MINI, "--target", prof,
+               "--json")
+    assert r.exit_code == 0, r.output
+    assert isinstance(json.loads(r.output), list)
+    prof.write_text("region: 中西部\nsetting: moon\n", encoding="utf-8")
+    r = invoke(runner, "adapt", "--project", project, "--codebook", MINI, "--target", prof)
+    assert r.exit_code == 1 and "[CC404]" in r.output and "line 2" in r.output
+    prof.write_text("region: [x\n", encoding="utf-8")
+    r = invoke(runner, "adapt", "--project", project, "--codebook", MINI, "--target", prof)
+    assert r.exit_code == 1 and "[CC404]" in r.output
