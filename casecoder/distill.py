@@ -16,6 +16,7 @@ from typing import Any
 
 from casecoder.document import Cite, Document, Inline
 from casecoder.errors import CasecoderError
+from casecoder.flags import BLOCKING
 from casecoder.graph import Analysis, Evidence, case_graph, node_layer
 from casecoder.models import CONTEXT_IDS, Source
 from casecoder.queries import frame_id
@@ -285,7 +286,7 @@ def cross_case_summary(ctx: Context) -> Document:
         items.append([s, *_cites(*cites)])
     for f in cores + conditional:
         for p in f.preconditions:
-            if p.status == "precondition":
+            if p.status in BLOCKING:
                 items.append(_precondition_sentence(ctx, f, p))
     doc.ul(items)
 
@@ -441,12 +442,13 @@ def _theory_items(ctx: Context, case_id: str | None, mechs: list[str]) -> list[l
 def _precondition_sentence(ctx: Context, f: Any, p: Any) -> list[Inline]:
     cites = [front_matter_cite(ctx, c, p.condition) for c in p.cases_without[:3]]
     if ctx.lang == "zh":
-        s = (f"{ctx.label(f.element)}需要“{_cond_label(ctx, p.condition)}”：已知该条件的"
+        lead = ("需要" if p.status == "precondition" else "在缺乏时失败（必要性未检验）：")
+        s = (f"{ctx.label(f.element)}{lead}“{_cond_label(ctx, p.condition)}”：已知该条件的"
              f"{p.necessity_n}个成功案例中{p.necessity_k}个具备；缺乏该条件的"
              f"{p.without_c_total}个案例中{p.without_c_success}个成功"
              f"（{'、'.join(p.cases_without)}）。")
     else:
-        s = (f"{ctx.label(f.element)} needs {p.condition}: {p.necessity_k} of "
+        s = (f"{ctx.label(f.element)} — {p.condition} ({p.status}): {p.necessity_k} of "
              f"{p.necessity_n} successful cases with a known state had it; "
              f"{p.without_c_success} of {p.without_c_total} cases lacking it succeeded "
              f"({', '.join(p.cases_without)}). ")
@@ -461,7 +463,7 @@ def _precondition_items(ctx: Context, elements: list[str]) -> list[list[Inline]]
         if f is None:
             continue
         for p in f.preconditions:
-            if p.status == "precondition":
+            if p.status in BLOCKING:
                 items.append(_precondition_sentence(ctx, f, p))
             elif p.status == "untested: limited diversity" and p.necessity_n:
                 cites = [front_matter_cite(ctx, c, p.condition) for c in f.success_cases[:2]]
@@ -613,7 +615,7 @@ def _decision_point(ctx: Context, case_id: str) -> str:
     a = ctx.analysis
     case = a.data.cases[case_id]
     lacking = [c for c in CONTEXT_IDS if any(
-        p.condition == c and p.status in ("precondition", "untested: limited diversity")
+        p.condition == c and p.status in (*BLOCKING, "untested: limited diversity")
         for f in a.flags if f.element in a.data.elements.get(case_id, set())
         for p in f.preconditions)]
     cond = lacking[0] if lacking else "ctx.funding"
