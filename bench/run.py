@@ -50,7 +50,7 @@ def generate(folder: Path, mb: float, seed: int = 7) -> int:
     n = 0
     while total < target:
         if n % 3 == 2:
-            lines = ["访谈编码：B%05d" % n, "受访者身份：社区工作者", ""]
+            lines = [f"访谈编码：B{n:05d}", "受访者身份：社区工作者", ""]
             for _ in range(40):
                 lines.append("问：" + rng.choice(sentences))
                 lines.append("答：" + "".join(rng.choice(sentences) for _ in range(3)))
@@ -107,8 +107,8 @@ def stage_code(a: dict) -> dict:
 def stage_jieba(a: dict) -> dict:
     import jieba
 
-    from casecoder.coding import codebook_terms
     from casecoder.codebook import load_codebook
+    from casecoder.coding import codebook_terms
     from casecoder.lang_zh import ZhTokenizer, token_ends
 
     texts = [p.read_text(encoding="utf-8") for p in sorted(Path(a["corpus"]).iterdir())]

@@ -42,7 +42,7 @@ CONFIDENCE = {"keyword": 0.9, "negative": 0.9, "pattern": 0.8, "synonym": 0.75,
 DEFAULT_CUES = ("未", "没有", "缺乏", "缺少", "不", "无", "尚未", "难以")
 DEFAULT_CUE_EXCEPTIONS = ("不断", "不仅", "不少", "不同", "不只", "不但", "无论", "不论",
                           "不必", "无缝", "不可或缺", "不定期", "未来", "无偿", "不久")
-_CLAUSE = set("，,、：:；;。！？!?\n（）()")
+_CLAUSE_RE = re.compile(r"[，,、：:；;。！？!?\n（）()]")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 UNITS = ("sentence", "turn", "paragraph")
 
@@ -90,6 +90,7 @@ class CompiledCodebook:
     window: int = 3
     automaton: Any = None
     out_code: str | None = None
+    cue_regex: re.Pattern[str] = field(default_factory=lambda: re.compile("(?!)"))
 
     @classmethod
     def build(cls, codebook: Codebook) -> CompiledCodebook:
@@ -101,6 +102,11 @@ class CompiledCodebook:
         self.cue_exceptions = tuple(
             dict.fromkeys([*DEFAULT_CUE_EXCEPTIONS, *(neg.get("exceptions") or [])]))
         self.window = int(neg.get("window", 3))
+        exceptions = "|".join(re.escape(w) for w in sorted(self.cue_exceptions, key=len,
+                                                             reverse=True))
+        cues = "|".join(re.escape(c) for c in sorted(self.cues, key=len, reverse=True))
+        self.cue_regex = re.compile(f"(?!{exceptions})(?:{cues})" if exceptions else
+                                    f"(?:{cues})")
         metric_code = codebook.defaults.get("metric_code", "out")
         self.out_code = metric_code if metric_code in codebook.codes else None
         index: dict[str, int] = {}
@@ -153,87 +159,119 @@ class CompiledCodebook:
             return []
         return self.automaton.find_matches_as_indexes(fold(text), overlapping=True)
 
+    def cues_in(self, text: str) -> Cues:
+        """Negation cue and clause-mark positions of ``text`` (computed once per text)."""
+        return Cues(text, self.cue_regex, self.window)
+
     def negated(self, text: str, start: int, lo: int = 0) -> bool:
         """True when a negation cue stands within the window before ``start``."""
-        a = max(lo, start - self.window - 2)
-        pre = text[a:start]
-        for k in range(len(pre) - 1, -1, -1):
-            if pre[k] in _CLAUSE:
-                pre = pre[k + 1:]
-                a = a + k + 1
-                break
-        if not pre:
-            return False
-        for cue in self.cues:
-            j = pre.rfind(cue)
-            while j != -1:
-                cue_end = a + j + len(cue)
-                if start - cue_end <= self.window and not self._exception(text, a + j):
-                    return True
-                j = pre.rfind(cue, 0, j)
-        return False
-
-    def _exception(self, text: str, pos: int) -> bool:
-        return any(text.startswith(w, pos) for w in self.cue_exceptions)
+        return self.cues_in(text).negated(start, lo)
 
     def code_unit(self, text: str, lo: int, hi: int, hits: list[tuple[int, int, int]],
                   role: str | None, tokens: Callable[[str], list[tuple[int, int]]] | None = None,
-                  ) -> dict[str, list[Hit]]:
+                  cues: Cues | None = None) -> dict[str, list[Hit]]:
         """Apply the rules to ``text[lo:hi]`` given the automaton hits inside it.
 
-        Returns code id -> surviving hits (offsets in ``text``).
+        Returns code id -> surviving hits (offsets in ``text``). ``cues`` may carry the
+        precomputed negation cues of ``text``.
         """
         codes = self.codebook.codes
         by_code: dict[str, list[Hit]] = {}
         excluded: set[str] = set()
-        prox: dict[tuple[str, int], tuple[list[Hit], list[Hit]]] = {}
+        prox: dict[tuple[str, int], tuple[list[Hit], list[Hit]]] | None = None
         triggered: set[int] = set()
+        terms, roles = self.terms, self.roles
         for ti, s, e in hits:
-            term = self.terms[ti]
-            for code, kind, i in self.roles[ti]:
-                if kind == "exclusion":
+            for code, kind, i in roles[ti]:
+                if kind == "keyword" or kind == "synonym" or kind == "negative":
+                    hs = by_code.get(code)
+                    if hs is None:
+                        by_code[code] = [Hit(code, kind, terms[ti], s, e)]
+                    else:
+                        hs.append(Hit(code, kind, terms[ti], s, e))
+                elif kind == "exclusion":
                     excluded.add(code)
                 elif kind == "trigger":
                     triggered.add(i)
-                elif kind in ("prox_a", "prox_b"):
-                    pair = prox.setdefault((code, i), ([], []))
-                    pair[0 if kind == "prox_a" else 1].append(Hit(code, "proximity", term, s, e))
                 else:
-                    by_code.setdefault(code, []).append(Hit(code, kind, term, s, e))
-        for k in [*triggered, *self.untriggered]:
+                    if prox is None:
+                        prox = {}
+                    pair = prox.setdefault((code, i), ([], []))
+                    pair[0 if kind == "prox_a" else 1].append(
+                        Hit(code, "proximity", terms[ti], s, e))
+        for k in sorted(triggered) + self.untriggered:
             pat = self.patterns[k]
+            if pat.code in excluded:
+                continue
             for m in pat.regex.finditer(text, lo, hi):
                 if m.end() > m.start():
                     by_code.setdefault(pat.code, []).append(
                         Hit(pat.code, "pattern", pat.source, m.start(), m.end()))
-        for (code, i), (a_hits, b_hits) in prox.items():
-            if not a_hits or not b_hits:
-                continue
-            rule = codes[code].rules.proximity[i]
-            within = int(rule.get("within", 10))
-            found = _proximate(a_hits, b_hits, within, rule.get("unit", "char"), text, lo, hi,
-                               tokens)
-            if found:
-                by_code.setdefault(code, []).extend(found)
+        if prox:
+            for (code, i), (a_hits, b_hits) in prox.items():
+                if not a_hits or not b_hits:
+                    continue
+                rule = codes[code].rules.proximity[i]
+                within = int(rule.get("within", 10))
+                found = _proximate(a_hits, b_hits, within, rule.get("unit", "char"), text, lo,
+                                   hi, tokens)
+                if found:
+                    by_code.setdefault(code, []).extend(found)
         out: dict[str, list[Hit]] = {}
         for code, hs in by_code.items():
             if code in excluded:
                 continue
-            c = codes[code]
-            if role is not None and c.rules.speakers is not None and role not in c.rules.speakers:
+            rules = codes[code].rules
+            if role is not None and rules.speakers is not None and role not in rules.speakers:
                 continue
-            if any(rx.search(text, lo, hi) for rx in self.regex_exclusions.get(code, ())):
+            rx_ex = self.regex_exclusions.get(code)
+            if rx_ex and any(rx.search(text, lo, hi) for rx in rx_ex):
                 continue
+            mode = rules.negation
+            if mode == "ignore":
+                out[code] = hs
+                continue
+            if cues is None:
+                cues = self.cues_in(text)
             keep = []
             for h in hs:
-                if h.kind != "negative" and self.negated(text, h.start, lo):
-                    if c.rules.negation == "veto":
+                if h.kind != "negative" and cues.negated(h.start, lo):
+                    if mode == "veto":
                         continue
-                    h.negated = c.rules.negation == "polarity"
+                    h.negated = True
                 keep.append(h)
             if keep:
                 out[code] = keep
         return out
+
+
+class Cues:
+    """Where negation cues and clause marks stand in a text, for fast negation checks."""
+
+    __slots__ = ("starts", "ends", "clauses", "window")
+
+    def __init__(self, text: str, cue_regex: re.Pattern[str], window: int) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        for m in cue_regex.finditer(text):
+            self.starts.append(m.start())
+            self.ends.append(m.end())
+        self.clauses = [m.start() for m in _CLAUSE_RE.finditer(text)] if self.ends else []
+        self.window = window
+
+    def negated(self, start: int, lo: int = 0) -> bool:
+        """True when a cue ends within ``window`` characters before ``start``, inside the
+        unit (from ``lo``) and with no clause mark between the cue and ``start``."""
+        i = bisect.bisect_right(self.ends, start) - 1
+        if i >= 0:
+            ce = self.ends[i]
+            if start - ce > self.window:
+                return False
+            if self.starts[i] < lo:
+                return False
+            c = bisect.bisect_left(self.clauses, ce)
+            return c >= len(self.clauses) or self.clauses[c] >= start
+        return False
 
 
 def _proximate(a_hits: list[Hit], b_hits: list[Hit], within: int, unit: str, text: str,
@@ -350,10 +388,11 @@ def code_source(cc: CompiledCodebook, source: Source, units: list[tuple[int, int
                 found.setdefault(k, []).append(m)
     rows: list[tuple] = []
     mrows: list[tuple] = []
+    cues = cc.cues_in(text)
     for k in sorted(grouped.keys() | found.keys()):
         sid, s, e, role = units[k]
         hits = grouped.get(k)
-        coded = cc.code_unit(text, s, e, hits, role, tokens) if hits is not None else {}
+        coded = cc.code_unit(text, s, e, hits, role, tokens, cues) if hits is not None else {}
         _emit(cc, source, pass_name, sid, s, e, coded, found.get(k, ()), _identity, rows,
               mrows)
     return rows, mrows

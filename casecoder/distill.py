@@ -235,7 +235,8 @@ def case_summary(ctx: Context, case_id: str) -> Document:
 
     # conditions
     doc.h(1, t("conditions"))
-    doc.ul(_precondition_items(ctx, [m for m in mechs if m in flags]))
+    _ul_or_note(ctx, doc, _precondition_items(ctx, [m for m in mechs if m in flags]),
+                "conditions")
 
     # transferability
     doc.h(1, t("transfer"))
@@ -256,7 +257,8 @@ def case_summary(ctx: Context, case_id: str) -> Document:
 
     # implementation notes
     doc.h(1, t("notes"))
-    doc.ul(_implementation_items(ctx, [m for m in mechs if m in flags]))
+    _ul_or_note(ctx, doc, _implementation_items(ctx, [m for m in mechs if m in flags]),
+                "notes")
 
     _method(ctx, doc)
     return doc
@@ -337,7 +339,8 @@ def cross_case_summary(ctx: Context) -> Document:
           f"{len({m['case'] for m in ctx.metrics})} cases (the first of each is listed).")
 
     doc.h(1, t("conditions"))
-    doc.ul(_precondition_items(ctx, [f.element for f in cores + conditional]))
+    _ul_or_note(ctx, doc, _precondition_items(ctx, [f.element for f in cores + conditional]),
+                "conditions")
 
     doc.h(1, t("transfer"))
     trows = []
@@ -359,7 +362,8 @@ def cross_case_summary(ctx: Context) -> Document:
     doc.h(1, t("risks"))
     doc.ul(_risk_items(ctx, None, set(flags)))
     doc.h(1, t("notes"))
-    doc.ul(_implementation_items(ctx, [f.element for f in cores + conditional]))
+    _ul_or_note(ctx, doc, _implementation_items(ctx, [f.element for f in cores + conditional]),
+                "notes")
     _method(ctx, doc)
     return doc
 
@@ -474,9 +478,6 @@ def _precondition_items(ctx: Context, elements: list[str]) -> list[list[Inline]]
                      f"successful cases with a known state had it, but no case lacks it: "
                      f"untested (limited diversity). ")
                 items.append([s, *_cites(*cites)])
-    if not items:
-        items.append(["语料中没有足够证据判定前提条件。" if ctx.lang == "zh" else
-                      "The corpus holds too little evidence to establish preconditions."])
     return items
 
 
@@ -539,10 +540,26 @@ def _implementation_items(ctx: Context, elements: list[str]) -> list[list[Inline
                         f"{', '.join(adv.cite_cases)})" if adv.substitutes else
                         f" (evidence: {', '.join(adv.cite_cases)})") + ". ")
             items.append([s, *_cites(*cites)])
-    if not items:
-        items.append(["语料未显示需要改造的情形。" if ctx.lang == "zh" else
-                      "The corpus shows no situation that calls for adaptation."])
     return items
+
+
+NO_FINDING = {
+    ("zh", "conditions"): "语料中没有足够证据判定前提条件"
+                          "（这是一条关于证据缺失的说明，不是发现）。",
+    ("en", "conditions"): "The corpus holds too little evidence to establish preconditions "
+                          "(a note on missing evidence, not a finding).",
+    ("zh", "notes"): "语料未显示需要改造的情形（这是一条关于证据缺失的说明，不是发现）。",
+    ("en", "notes"): "The corpus shows no situation that calls for adaptation (a note on "
+                     "missing evidence, not a finding).",
+}
+
+
+def _ul_or_note(ctx: Context, doc: Document, items: list[list[Inline]], what: str) -> None:
+    """A bullet list of findings, or a plain note saying there is no evidence for any."""
+    if items:
+        doc.ul(items)
+    else:
+        doc.p(NO_FINDING[(ctx.lang, what)])
 
 
 def _action_zh(action: str) -> str:
@@ -647,8 +664,8 @@ def teaching_note(ctx: Context, case_id: str, diagram_png: bytes | None) -> Docu
                    else f"{t('teaching_note')}: {case.title}", lang=ctx.lang,
                    sources_heading=t("sources"))
     doc.h(1, t("purpose"))
-    doc.p(f"本案例用于基层治理、党建引领与公共管理课程，帮助学员从具体做法中识别可复制的机制、"
-          f"其成立的前提条件与向其他地方迁移时的改造方式。" if ctx.lang == "zh" else
+    doc.p("本案例用于基层治理、党建引领与公共管理课程，帮助学员从具体做法中识别可复制的机制、"
+          "其成立的前提条件与向其他地方迁移时的改造方式。" if ctx.lang == "zh" else
           "For courses on grassroots governance and public management: to learn to tell the "
           "replicable mechanism from the local practice, the conditions it needs, and how to "
           "adapt it elsewhere.")
@@ -687,7 +704,8 @@ def teaching_note(ctx: Context, case_id: str, diagram_png: bytes | None) -> Docu
     doc.ul(pts)
     doc.h(1, t("plan"))
     plan = ([["0–10分钟", "阅读案例正文，明确决策点"], ["10–35分钟", "小组讨论启发思考题"],
-             ["35–60分钟", "绘制机制链，对照附件机制图"], ["60–80分钟", "比较失败与迁移案例，讨论适配方案"],
+             ["35–60分钟", "绘制机制链，对照附件机制图"],
+             ["60–80分钟", "比较失败与迁移案例，讨论适配方案"],
              ["80–90分钟", "总结关键要点"]] if ctx.lang == "zh" else
             [["0–10 min", "Read the case, state the decision"],
              ["10–35 min", "Groups discuss the questions"],

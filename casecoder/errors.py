@@ -277,6 +277,10 @@ CATALOGUE: dict[str, ErrorDef] = {
         "exchange",
         "{path}: unsupported file type {suffix!r} for {what}. Use {known}.",
     ),
+    "CC608": ErrorDef(
+        "exchange",
+        "The dictionary {path} does not exist. Check the path.",
+    ),
     # --- CC7xx review, agreement and suggestions -----------------------------------------
     "CC701": ErrorDef(
         "agree",
@@ -305,8 +309,8 @@ CATALOGUE: dict[str, ErrorDef] = {
     ),
     "CC706": ErrorDef(
         "review",
-        "{where}: decision recode needs a new code id; found {code!r}. Fill the new_code "
-        "column (or write recode:CODE) with an id such as mech.digital.",
+        "{where}: recode needs {expected}; found {code!r}. Write the new code in the "
+        "new_code column (or as recode:CODE), or type it after `c` in a review session.",
     ),
     "CC707": ErrorDef(
         "review",

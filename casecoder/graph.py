@@ -298,7 +298,8 @@ def to_mermaid(g: Any) -> str:
 
 
 def to_dot(g: Any) -> str:
-    lines = ["digraph mechanisms {", "  rankdir=LR;", '  node [shape=box, fontname="Noto Sans CJK SC"];']
+    lines = ["digraph mechanisms {", "  rankdir=LR;",
+             '  node [shape=box, fontname="Noto Sans CJK SC"];']
     for n in sorted(g.nodes):
         d = g.nodes[n]
         lines.append(f'  "{_esc(n)}" [label="{_esc(str(d.get("label", n)))}\\n{_esc(n)}", '
@@ -370,7 +371,7 @@ def analyse(store: Store, pass_name: str, codebook: Codebook, thresholds: Any = 
             extract_links: bool = True) -> Analysis:
     """Links (re-extracted unless told not to), graphs and flags of a pass."""
     from casecoder import links as links_mod
-    from casecoder.flags import CaseRecord, Thresholds, element_flags
+    from casecoder.flags import Thresholds
 
     th = (thresholds or Thresholds()).validate()
     if extract_links:

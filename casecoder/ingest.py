@@ -185,7 +185,8 @@ def build_source(
     case: Case | None = None
     case_id = None
     if kind == "interview":
-        role_map = transcript.parse_role_map(fm.get("roles"), path, read.front_lines.get("roles", 0))
+        role_map = transcript.parse_role_map(fm.get("roles"), path,
+                                             read.front_lines.get("roles", 0))
         role_map.update(roles or {})
         tr = transcript.parse(text, body, path, role_map)
         attributes.update(tr.attributes)

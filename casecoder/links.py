@@ -32,11 +32,13 @@ _EFFECT_VERBS = ("实现|推动|提升|提高|促进|带动|增强|形成|化解
                  "凝聚|打通|破解|确保|带来|助力|改善")
 WITHIN: list[tuple[str, re.Pattern[str]]] = [
     ("通过…", re.compile(rf"通过(?P<cause>.+?)(?P<conn>{_EFFECT_VERBS}|使|让|，)(?P<effect>.+)")),
-    ("以…为抓手", re.compile(r"以(?P<cause>.+?)为(?:抓手|载体|纽带|牵引)(?P<conn>，?)(?P<effect>.+)")),
+    ("以…为抓手", re.compile(
+        r"以(?P<cause>.+?)为(?:抓手|载体|纽带|牵引)(?P<conn>，?)(?P<effect>.+)")),
     ("由于/得益于/因为…", re.compile(
         r"(?:由于|得益于|因为|受益于|依托|借助)(?P<cause>[^，,；;]+)[，,](?P<conn>所以|因此|从而)?"
         r"(?P<effect>.+)")),
-    ("…从而/因此/进而…", re.compile(r"(?P<cause>.+?)[，,](?P<conn>从而|因此|进而|由此|以此|最终)(?P<effect>.+)")),
+    ("…从而/因此/进而…", re.compile(
+        r"(?P<cause>.+?)[，,](?P<conn>从而|因此|进而|由此|以此|最终)(?P<effect>.+)")),
     ("…使/让…", re.compile(r"(?P<cause>.+?)(?P<conn>使得|使|让)(?P<effect>.+)")),
     ("…推动/带动/促进/导致…", re.compile(
         r"(?P<cause>.+?)(?P<conn>推动了|推动|带动了|带动|促进了|促进|导致了|导致|造成了|造成|致使|"

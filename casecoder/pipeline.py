@@ -140,10 +140,8 @@ def _graphs(a: Any, gdir: Path) -> list[Path]:
 
 
 def _exchange(store: Any, codebook: Any, xdir: Path, pass_name: str) -> list[Path]:
-    try:
-        from casecoder import refiqda
-    except ImportError:
-        return []
+    from casecoder import refiqda
+
     refiqda.export_qdc(codebook, xdir / "codebook.qdc")
     refiqda.export_qdpx(store, xdir / "project.qdpx", codebook=codebook, passes=[pass_name])
     return [xdir / "codebook.qdc", xdir / "project.qdpx"]

@@ -70,7 +70,7 @@ def decode(data: bytes, path: str) -> tuple[str, str]:
                     "CC103", path=path,
                     tried="UTF-8, UTF-8 with BOM, UTF-16 with BOM, GB18030 (decoded, but the "
                     "result is not plausible Chinese text)",
-                )
+                ) from None
     controls = len(_CONTROL.findall(text))
     if controls and controls > max(2, len(text) // 1000):
         raise CasecoderError("CC102", path=path, reason=f"{controls} control characters")
@@ -124,7 +124,8 @@ def read_docx(path: Path) -> str:
 
         document = docx.Document(str(path))
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise CasecoderError("CC104", path=str(path), reason=str(exc) or type(exc).__name__) from exc
+        reason = str(exc) or type(exc).__name__
+        raise CasecoderError("CC104", path=str(path), reason=reason) from exc
     except PackageNotFoundError as exc:
         raise CasecoderError("CC104", path=str(path), reason="not a Word package") from exc
     except Exception as exc:  # lxml errors inside a damaged package

@@ -25,7 +25,8 @@ _SENT_END_NL = re.compile(
 )
 _HEADING = re.compile(r"^#{1,6}[ \t]+\S")
 _PAGE_MARK = re.compile(
-    r"^[ \t]*(?:[·•．.\-—–]\s*[0-9０-９]{1,4}\s*[·•．.\-—–]|[0-9０-９]{1,4}|第\s*[0-9０-９]+\s*页)[ \t]*$"
+    r"^[ \t]*(?:[·•．.\-—–]\s*[0-9０-９]{1,4}\s*[·•．.\-—–]|[0-9０-９]{1,4}"
+    r"|第\s*[0-9０-９]+\s*页)[ \t]*$"
 )
 _FOOTNOTE = re.compile(r"[①-⑳㉑-㉟⑴-⒇]")
 _WS = " \t\u3000\xa0"
@@ -72,7 +73,8 @@ def clean_view(raw: str, start: int, end: int, pdf: bool) -> View:
     """The view of ``raw[start:end]`` that the coder and the sentence splitter read.
 
     With ``pdf`` true, page-marker lines, footnote lines (a line opening with ``①``),
-    footnote markers and line breaks that do not end a sentence are left out of the view (and a line break between two CJK
+    footnote markers and line breaks that do not end a sentence are left out of the view
+    (and a line break between two CJK
     characters leaves no space behind).
     """
     if not pdf:

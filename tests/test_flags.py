@@ -19,7 +19,8 @@ def rec(cid, success, region, setting, elements, **conds):
 
 
 RECORDS = [
-    rec("A", True, "east", "rural", {"mech.x", "mech.d", "mech.d.platform"}, infrastructure="present"),
+    rec("A", True, "east", "rural", {"mech.x", "mech.d", "mech.d.platform"},
+        infrastructure="present"),
     rec("B", True, "west", "urban_community", {"mech.x", "mech.d", "mech.d.platform"},
         infrastructure="present"),
     rec("C", True, "north", "industry", {"mech.x", "mech.d", "mech.d.platform"},
@@ -52,7 +53,8 @@ def test_precondition_and_difference_making():
     p = {q.condition: q for q in flags["mech.d.platform"].preconditions}["ctx.infrastructure"]
     assert p.status == "precondition"
     assert (p.necessity_k, p.necessity_n) == (3, 3)
-    assert (p.with_c_success, p.with_c_total, p.without_c_success, p.without_c_total) == (3, 3, 0, 1)
+    counts = (p.with_c_success, p.with_c_total, p.without_c_success, p.without_c_total)
+    assert counts == (3, 3, 0, 1)
     q = {q.condition: q for q in flags["mech.x"].preconditions}["ctx.infrastructure"]
     assert q.status == "not necessary"  # D succeeded without it
     e = {q.condition: q for q in flags["mech.x"].preconditions}["ctx.funding"]

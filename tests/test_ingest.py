@@ -66,8 +66,8 @@ def test_qa_layout_turns_roles_and_header(tmp_path, project, runner):
     assert turns[1]["text"].startswith("答：A机关")
     assert turns[1]["text"].endswith("需求清单；")
     sents = [s["text"] for s in segs if s["kind"] == "sentence" and s["role"] == "respondent"]
-    assert sents == ["A机关党组织和我们签了协议。", "每月开一次联席会议！", "接着我们建立了需求清单；",
-                     "居民满意度提高了。"]
+    assert sents == ["A机关党组织和我们签了协议。", "每月开一次联席会议！",
+                     "接着我们建立了需求清单；", "居民满意度提高了。"]
     with Store(project) as store:
         src = store.sources()[0]
     assert src.kind == "interview"

@@ -10,7 +10,8 @@ from casecoder.readers import ReadResult
 from casecoder.segment import clean_view, sentences
 
 ALPHABET = st.sampled_from(list("治理群众平台调解机制社区党建数字提升至从%0123456789")
-                           + list("。！？；…，、“”（）\n \t") + ["问：", "答：", "## ", "·９·\n", "①"])
+                           + list("。！？；…，、“”（）\n \t")
+                           + ["问：", "答：", "## ", "·９·\n", "①"])
 TEXT = st.lists(ALPHABET, min_size=1, max_size=200).map("".join)
 
 

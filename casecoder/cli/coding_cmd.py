@@ -45,7 +45,8 @@ def validate(
 ) -> None:
     """Check a codebook: ids, parents, regexes, rules, and optionally the frame ids.
 
-    Example: casecoder codebook validate codebooks/governance.yaml --frame ../shared/codebook-frame.md
+    Example: casecoder codebook validate codebooks/governance.yaml
+    --frame ../shared/codebook-frame.md
     """
     from casecoder.codebook import check_frame, load_codebook
 

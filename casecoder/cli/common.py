@@ -60,7 +60,8 @@ def table(rows: list[list[Any]], header: list[str]) -> str:
     widths = [max(width(r[i]) for r in cells) for i in range(len(header))]
     lines = []
     for n, r in enumerate(cells):
-        lines.append("  ".join(c + " " * (w - width(c)) for c, w in zip(r, widths)).rstrip())
+        cells_out = (c + " " * (w - width(c)) for c, w in zip(r, widths, strict=True))
+        lines.append("  ".join(cells_out).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)

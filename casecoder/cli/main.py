@@ -8,9 +8,12 @@ from typing import Annotated
 import typer
 
 from casecoder.cli import (
+    agree_cmd,
+    analyst_cmd,
     cases_cmd,
     coding_cmd,
     distill_cmd,
+    exchange_cmd,
     export_cmd,
     graph_cmd,
     sources_cmd,
@@ -26,21 +29,6 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     rich_markup_mode=None,
 )
-app.add_typer(sources_cmd.app, name="sources")
-app.add_typer(cases_cmd.app, name="cases")
-app.add_typer(export_cmd.app, name="export")
-app.add_typer(coding_cmd.codebook_app, name="codebook")
-app.add_typer(coding_cmd.codes_app, name="codes")
-app.command("code")(coding_cmd.code)
-app.command("terms")(coding_cmd.terms)
-app.command("kwic")(coding_cmd.kwic)
-app.command("quotes")(coding_cmd.quotes)
-app.add_typer(graph_cmd.app, name="graph")
-app.command("adapt")(graph_cmd.adapt)
-app.command("qca")(graph_cmd.qca)
-app.add_typer(distill_cmd.app, name="distill")
-app.command("run")(distill_cmd.run)
-
 
 @app.command()
 def init(project: ProjectOpt = Path(".")) -> None:
@@ -110,6 +98,32 @@ def status(project: ProjectOpt = Path("."), as_json: JsonOpt = False) -> None:
         typer.echo(f"pass      {p['name']}: {p['n']} codings by {p['coder']}")
     for r in data["runs"][-5:]:
         typer.echo(f"run       #{r['id']} {r['stage']} {r['started']} {r['status']}")
+
+
+app.add_typer(sources_cmd.app, name="sources")
+app.add_typer(cases_cmd.app, name="cases")
+app.add_typer(export_cmd.app, name="export")
+app.add_typer(coding_cmd.codebook_app, name="codebook")
+app.add_typer(coding_cmd.codes_app, name="codes")
+app.command("code")(coding_cmd.code)
+app.command("terms")(coding_cmd.terms)
+app.command("kwic")(coding_cmd.kwic)
+app.command("quotes")(coding_cmd.quotes)
+app.add_typer(graph_cmd.app, name="graph")
+app.command("adapt")(graph_cmd.adapt)
+app.command("qca")(graph_cmd.qca)
+app.add_typer(distill_cmd.app, name="distill")
+app.command("run")(distill_cmd.run)
+app.add_typer(exchange_cmd.import_app, name="import")
+app.add_typer(exchange_cmd.memo_app, name="memo")
+export_cmd.app.command("qdpx")(exchange_cmd.export_qdpx_command)
+export_cmd.app.command("qdc")(exchange_cmd.export_qdc_command)
+exchange_cmd.import_app.command("codings")(analyst_cmd.import_codings_command)
+app.command("suggest")(analyst_cmd.suggest_command)
+app.command("combine")(analyst_cmd.combine_command)
+app.add_typer(analyst_cmd.review_app, name="review")
+app.command("agree")(agree_cmd.agree_command)
+app.add_typer(agree_cmd.dict_app, name="dict")
 
 
 def main() -> None:
