@@ -106,12 +106,35 @@ def _init_worker(tokenizer: ZhTokenizer) -> None:
     _STATE["tok"] = tokenizer
 
 
-def _ends_worker(text: str) -> array:
-    return _STATE["tok"].ends(text)
+def _ends_batch(batch: list[str]) -> list[array]:
+    tok = _STATE["tok"]
+    return [tok.ends(t) for t in batch]
 
 
-def _count_worker(text: str) -> Counter:
-    return Counter(_STATE["tok"].words(text))
+def _count_batch(batch: list[str]) -> Counter:
+    tok = _STATE["tok"]
+    out: Counter = Counter()
+    for t in batch:
+        out.update(tok.words(t))
+    return out
+
+
+def _batches(texts: Sequence[str], jobs: int) -> list[list[str]]:
+    """Split ``texts`` into about ``jobs * 4`` batches of similar size (in order)."""
+    total = sum(len(t) for t in texts) or 1
+    size = max(1, total // (jobs * 4))
+    out: list[list[str]] = []
+    cur: list[str] = []
+    n = 0
+    for t in texts:
+        cur.append(t)
+        n += len(t)
+        if n >= size:
+            out.append(cur)
+            cur, n = [], 0
+    if cur:
+        out.append(cur)
+    return out
 
 
 def _pool(tokenizer: ZhTokenizer, jobs: int) -> Any:
@@ -121,23 +144,23 @@ def _pool(tokenizer: ZhTokenizer, jobs: int) -> Any:
 
 
 def token_ends(tokenizer: ZhTokenizer, texts: Sequence[str], jobs: int = 1) -> list[array]:
-    """Token end offsets of each text, spread over ``jobs`` processes."""
+    """Token end offsets of each text, spread over ``jobs`` processes (in batches)."""
     if jobs <= 1 or len(texts) < 2:
         return [tokenizer.ends(t) for t in texts]
-    chunk = max(1, len(texts) // (jobs * 8))
     with _pool(tokenizer, jobs) as pool:
-        return pool.map(_ends_worker, texts, chunksize=chunk)
+        return [a for part in pool.map(_ends_batch, _batches(texts, jobs), chunksize=1)
+                for a in part]
 
 
 def word_counts(tokenizer: ZhTokenizer, texts: Sequence[str], jobs: int = 1) -> Counter:
     """Word frequencies over ``texts``, spread over ``jobs`` processes."""
-    total: Counter = Counter()
     if jobs <= 1 or len(texts) < 2:
+        total: Counter = Counter()
         for t in texts:
             total.update(tokenizer.words(t))
         return total
-    chunk = max(1, len(texts) // (jobs * 8))
+    total = Counter()
     with _pool(tokenizer, jobs) as pool:
-        for c in pool.imap_unordered(_count_worker, texts, chunksize=chunk):
+        for c in pool.map(_count_batch, _batches(texts, jobs), chunksize=1):
             total.update(c)
     return total
