@@ -17,6 +17,7 @@ The evidence multigraph, one edge per citation, is kept beside it.
 from __future__ import annotations
 
 import json
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,6 +76,26 @@ def node_layer(codebook: Codebook, code: str) -> str:
     return "mechanism"
 
 
+LESSON_SECTIONS = ("问题与教训",)
+_HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t]*$", re.M)
+
+
+def lesson_spans(text: str) -> list[tuple[int, int]]:
+    """Spans of a case file's lesson sections (``## 问题与教训``).
+
+    Those sections hold problems, lessons and the studies' recommendations; a practice
+    named there is advice, not something the case did, so mechanism codings inside them
+    do not make the mechanism present in the case (problem and context codings count).
+    """
+    heads = [(m.start(), m.group(1)) for m in _HEADING.finditer(text)]
+    out = []
+    for i, (pos, title) in enumerate(heads):
+        if title in LESSON_SECTIONS:
+            end = heads[i + 1][0] if i + 1 < len(heads) else len(text)
+            out.append((pos, end))
+    return out
+
+
 def load(store: Store, pass_name: str, codebook: Codebook) -> GraphData:
     """Gather codings, links and cases of a pass into :class:`GraphData`."""
     from casecoder.links import stored_links
@@ -82,15 +103,18 @@ def load(store: Store, pass_name: str, codebook: Codebook) -> GraphData:
     store.require_pass(pass_name)
     cases = {c.id: c for c in store.cases()}
     srcs = {s.id: s for s in store.sources()}
+    lessons = {sid: lesson_spans(s.text) for sid, s in srcs.items() if s.kind == "case"}
     data = GraphData(codebook=codebook, cases=cases)
     for c in store.codings(pass_name):
         src = srcs.get(c.source_id)
         if src is None or src.case_id is None:
             continue
+        if c.code.startswith("mech.") and any(a <= c.start_char < b
+                                              for a, b in lessons.get(c.source_id, ())):
+            continue
         case = src.case_id
         codes = {c.code, frame_id(c.code)}
         data.elements.setdefault(case, set()).update(codes)
-        s, e = c.evidence[0] if c.evidence else (c.start_char, c.end_char)
         ev = Evidence(case, src.name, c.start_char, c.end_char, src.text[c.start_char:c.end_char],
                       polarity=c.polarity, evidence_type="coding")
         for code in codes:
