@@ -71,7 +71,6 @@ def draw_graph(g: Any, path: str | Path | None = None, fmt: str = "png",
     height = max((len(v) for v in columns.values()), default=1)
     for x, nodes in columns.items():
         for i, n in enumerate(nodes):
-            pos[n] = (x * 3.2, (height - 1) / 2 - i * 1.0 + (len(nodes) - 1) / 2 * 0)
             pos[n] = (x * 3.2, -i * 1.0 - (height - len(nodes)) / 2)
     fig, ax = plt.subplots(figsize=(15, max(4, height * 0.62)))
     ax.axis("off")
@@ -91,6 +90,8 @@ def draw_graph(g: Any, path: str | Path | None = None, fmt: str = "png",
     for n, (x, y) in sorted(pos.items()):
         d = g.nodes[n]
         label = d.get("label", n)
+        if "state" in d:
+            label = f"{label} · {d['state']}"
         ax.text(x, y, f"{label}\n{n if not n.startswith('theory:') else ''}".strip(),
                 fontproperties=font, fontsize=9, ha="center", va="center",
                 bbox={"boxstyle": "round,pad=0.4", "fc": LAYER_COLOR.get(d.get("layer"), "#fff"),

@@ -23,7 +23,6 @@ import csv
 import io
 import math
 import re
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -1131,29 +1130,27 @@ def _prime_implicants(k: int, on: set[int], off: set[int] | None) -> list[Implic
     """All prime implicants of a Boolean function of k variables.
 
     With ``off`` given, configurations neither in ``on`` nor in ``off`` are don't-cares
-    (the remainders of the parsimonious solution) and every implicant covers at least one
-    ``on`` configuration. With ``off=None`` everything outside ``on`` is false (classical
-    Quine-McCluskey over the ``on`` set, as for the complex solution).
+    (the remainders of the parsimonious solution) and only implicants covering at least
+    one ``on`` configuration are returned. With ``off=None`` everything outside ``on`` is
+    false (classical Quine-McCluskey over the ``on`` set, as for the complex solution).
     """
     if not on:
         return []
-    masks = sorted(range(1 << k), key=lambda m: (_popcount(m), m))
-    min_literals = 0
     if off is None:
-        min_literals = max(0, k - int(math.floor(math.log2(len(on)))))
+        return _primes_without_dont_cares(k, on)
+    return _primes_with_dont_cares(k, on, off)
+
+
+def _primes_with_dont_cares(k: int, on: set[int], off: set[int]) -> list[Implicant]:
+    # Consistency-cubes style: for every set of conditions (mask), the value patterns of
+    # the `on` rows that no `off` row shares are implicants; an implicant is prime when
+    # dropping any one of its literals meets an `off` row. Cost: 2^k masks x observed rows,
+    # independent of the (possibly huge) number of remainders.
+    masks = sorted(range(1 << k), key=lambda m: (_popcount(m), m))
     implicants: dict[int, set[int]] = {}
     primes: list[Implicant] = []
     for mask in masks:
-        size = _popcount(mask)
-        if size < min_literals:
-            implicants[mask] = set()
-            continue
-        if off is None:
-            need = 1 << (k - size)
-            counts = Counter(r & mask for r in on)
-            found = {v for v, cnt in counts.items() if cnt == need}
-        else:
-            found = {r & mask for r in on} - {r & mask for r in off}
+        found = {r & mask for r in on} - {r & mask for r in off}
         implicants[mask] = found
         if not found:
             continue
@@ -1161,6 +1158,27 @@ def _prime_implicants(k: int, on: set[int], off: set[int] | None) -> list[Implic
         for value in found:
             if all((value & ~bit) not in implicants[mask ^ bit] for bit in parent_bits):
                 primes.append((mask, value))
+    return primes
+
+
+def _primes_without_dont_cares(k: int, on: set[int]) -> list[Implicant]:
+    # Classical Quine-McCluskey: merge implicants that differ in one fixed condition,
+    # level by level; those never merged are prime. Cost grows with the `on` set only.
+    full = (1 << k) - 1
+    bits = [1 << b for b in range(k)]
+    current = {(full, r) for r in on}
+    primes: list[Implicant] = []
+    while current:
+        merged: set[Implicant] = set()
+        following: set[Implicant] = set()
+        for mask, value in current:
+            for bit in bits:
+                if mask & bit and not value & bit and (mask, value | bit) in current:
+                    following.add((mask ^ bit, value))
+                    merged.add((mask, value))
+                    merged.add((mask, value | bit))
+        primes.extend(current - merged)
+        current = following
     return primes
 
 
