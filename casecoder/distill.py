@@ -358,6 +358,16 @@ def cross_case_summary(ctx: Context) -> Document:
                       _cites(first_cite(ctx, f.success_cases[0], f.element))])
     doc.table([t("element"), t("flag"), t("advice"), t("support"), t("regions"), t("settings"),
                t("industries"), t("budgets"), t("evidence")], trows)
+    from casecoder.flags import transfer_summary
+
+    xrows = [[f"{r['from_setting']} → {r['to_setting']}", r["mode"],
+              f"{r['successes']}/{r['n']}", "、".join(r["cases"]),
+              _cites(*(front_matter_cite(ctx, c, "result") for c in r["cases"][:3]))]
+             for r in transfer_summary(a.records)]
+    if xrows:
+        doc.p("迁移记录（按经验来源场景与输入场景汇总）：" if ctx.lang == "zh" else
+              "Recorded transfers, by the settings they crossed:")
+        doc.table([t("settings"), "mode", t("result"), t("case"), t("evidence")], xrows)
 
     doc.h(1, t("risks"))
     doc.ul(_risk_items(ctx, None, set(flags)))

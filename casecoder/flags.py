@@ -308,20 +308,13 @@ def adapt(records: list[CaseRecord], target: Target, th: Thresholds | None = Non
                 reasons.append(f"{p.condition}: all {p.necessity_n} successful cases with a "
                                f"known state had it, but no case lacking it shows what "
                                f"happens (untested: limited diversity)")
-        if target.setting != "unknown" and f.settings and target.setting not in f.settings:
-            moved = _transfers_into(records, target.setting)
-            if moved:
-                action = "adapt" if action == "keep as is" else action
-                for tr_case, mode, result, origin in moved:
-                    cites.append(tr_case)
-                    if origin:
-                        cites.append(origin)
-                    reasons.append(f"setting {target.setting} is outside the successful "
-                                   f"settings ({', '.join(f.settings)}); {tr_case} "
-                                   f"{mode} experience from {origin or 'elsewhere'}: {result}")
-            else:
-                reasons.append(f"setting {target.setting} is outside the successful settings "
-                               f"({', '.join(f.settings)}); no transfer into it is recorded")
+        for t in transfers_for(records, f.element, target):
+            verb = "copying" if t.mode == "copied" else "adapting"
+            reasons.append(f"{verb} {t.origin} ({t.origin_setting}, {t.origin_region}) into "
+                           f"{t.case} ({t.setting}, {t.region}): {t.result}")
+            cites += [t.case] + ([t.origin] if t.origin in by_id else [])
+            if t.mode == "copied" and t.result == "failure" and action == "keep as is":
+                action = "adapt"
         if action == "keep as is":
             reasons.insert(0, f"{f.support}/{f.successes} successful cases have it across "
                               f"{len(f.regions)} regions and {len(f.settings)} settings")
@@ -334,15 +327,62 @@ def _cases_lacking(records: list[CaseRecord], cond: str) -> list[str]:
     return [r.id for r in records if r.conditions.get(cond) == "absent"]
 
 
-def _transfers_into(records: list[CaseRecord], setting: str) -> list[tuple[str, str, str, str]]:
+@dataclass(frozen=True)
+class Transfer:
+    """A recorded transfer: experience of ``origin`` copied or adapted in ``case``."""
+
+    case: str
+    setting: str
+    region: str
+    origin: str
+    origin_setting: str
+    origin_region: str
+    mode: str
+    result: str
+
+
+def transfers(records: list[CaseRecord]) -> list[Transfer]:
+    """Every transfer the cases record, with the settings and regions at both ends."""
+    by_id = {r.id: r for r in records}
     out = []
     for r in records:
-        if r.setting != setting:
-            continue
         for t in r.transfers:
             origin = str(t.get("from", ""))
-            out.append((r.id, str(t.get("mode", "?")), str(t.get("result", "?")), origin))
-    return sorted(out)
+            o = by_id.get(origin)
+            out.append(Transfer(case=r.id, setting=r.setting, region=r.region, origin=origin,
+                                origin_setting=o.setting if o else "unknown",
+                                origin_region=o.region if o else "unknown",
+                                mode=str(t.get("mode", "unknown")),
+                                result=str(t.get("result", "unknown"))))
+    return sorted(out, key=lambda t: (t.case, t.origin))
+
+
+def transfer_summary(records: list[CaseRecord]) -> list[dict[str, Any]]:
+    """Transfers grouped by the settings they crossed and their mode, with results."""
+    groups: dict[tuple[str, str, str], list[Transfer]] = {}
+    for t in transfers(records):
+        groups.setdefault((t.origin_setting, t.setting, t.mode), []).append(t)
+    return [{"from_setting": a, "to_setting": b, "mode": m,
+             "successes": sum(t.result == "success" for t in ts), "n": len(ts),
+             "cases": [t.case for t in ts], "origins": [t.origin for t in ts]}
+            for (a, b, m), ts in sorted(groups.items())]
+
+
+def transfers_for(records: list[CaseRecord], element: str, target: Target) -> list[Transfer]:
+    """Transfers of experience that included ``element`` into a site like ``target``
+    (same setting, or same region), where the corpus shows how copying or adapting went."""
+    by_id = {r.id: r for r in records}
+    out = []
+    for t in transfers(records):
+        origin = by_id.get(t.origin)
+        if origin is None or element not in origin.elements:
+            continue
+        moved = t.origin_setting != t.setting or t.origin_region != t.region
+        like_target = (target.setting != "unknown" and t.setting == target.setting) or (
+            target.region != "unknown" and t.region == target.region)
+        if moved and like_target:
+            out.append(t)
+    return out
 
 
 # -- sensitivity ------------------------------------------------------------------------
