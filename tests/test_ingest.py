@@ -320,3 +320,14 @@ def test_export_segments(tmp_path, project, runner, fmt):
         assert raw[int(rec["start_char"]):int(rec["end_char"])] == rec["text"]
     r = invoke(runner, "export", "segments", "--project", project, "--format", "xml", "--out", out)
     assert r.exit_code == 1 and "[CC501]" in r.output
+
+
+def test_case_index_is_up_to_date(runner, tmp_path):
+    out = tmp_path / "index.csv"
+    r = invoke(runner, "cases", "index", CASES, "--out", out)
+    assert r.exit_code == 0 and "22 cases" in r.output
+    assert out.read_text(encoding="utf-8") == (CASES / "index.csv").read_text(encoding="utf-8")
+    rows = out.read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 23
+    interviews = sum(len(x.split(",")[-3].split()) for x in rows[1:] if "interviews/" in x)
+    assert interviews >= 6
