@@ -109,8 +109,22 @@ def make_context(store: Any, analysis: Analysis, pass_name: str, lang: str = "zh
     for s in sorted(sources.values(), key=lambda s: (s.kind != "case", s.name)):
         if s.case_id:
             by_case[s.case_id].append(s)
+    from casecoder.graph import lesson_spans
+
+    lessons = {name: lesson_spans(s.text) for name, s in sources.items() if s.kind == "case"}
+    metrics = []
+    seen: set[tuple[Any, ...]] = set()
+    for m in metric_records(store, pass_name):
+        # figures in a case file's lessons section describe other places (see graph.py)
+        if any(a <= m["start_char"] < b for a, b in lessons.get(m["source"], ())):
+            continue
+        key = (m["case"], m["indicator"], m["before"], m["after"], m["change"], m["unit"])
+        if key in seen:  # the same figure restated in an interview of the same case
+            continue
+        seen.add(key)
+        metrics.append(m)
     return Context(analysis=analysis, sources=sources, case_sources=dict(by_case),
-                   metrics=metric_records(store, pass_name), lang=lang, pass_name=pass_name)
+                   metrics=metrics, lang=lang, pass_name=pass_name)
 
 
 # -- evidence helpers ------------------------------------------------------------------------
@@ -214,8 +228,13 @@ def case_summary(ctx: Context, case_id: str) -> Document:
     # practice
     doc.h(1, t("practice"))
     practices = [e for e in elements if node_layer(a.data.codebook, e) == "practice"]
-    doc.ul([[f"{ctx.label(p)}：" if ctx.lang == "zh" else f"{ctx.label(p)}: ",
-             *_cites(first_cite(ctx, case_id, p))] for p in practices[:10]])
+    items = []
+    for p in practices[:10]:
+        c = first_cite(ctx, case_id, p)
+        if c is not None:
+            items.append([f"{ctx.label(p)}：“{_excerpt(c.quote)}”" if ctx.lang == "zh"
+                          else f"{ctx.label(p)}: “{_excerpt(c.quote)}”", c])
+    doc.ul(items)
 
     # how it works
     doc.h(1, t("how"))
@@ -376,6 +395,11 @@ def cross_case_summary(ctx: Context) -> Document:
                 "notes")
     _method(ctx, doc)
     return doc
+
+
+def _excerpt(quote: str, n: int = 48) -> str:
+    q = " ".join(quote.split())
+    return q if len(q) <= n else q[:n] + "…"
 
 
 def _metric_sentence(ctx: Context, m: dict[str, Any]) -> str:

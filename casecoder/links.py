@@ -12,7 +12,7 @@ A link is found where a Chinese causal connective joins two coded elements:
   (``evidence_type = "adjacent"``).
 
 Polarity is -1 when the cause is a stated lack (a coding with polarity -1, such as
-``网络薄弱`` for ``ctx.infrastructure``), when the effect is a problem code, or when the
+``网络薄弱`` for ``ctx.infrastructure``), when cause or effect is a problem code, or when the
 connective is one of harm (导致, 造成, 致使, 阻碍, 制约) and the effect is not a problem;
 otherwise +1. The context in force (the case's conditions and attributes) is attached
 when the graph is built (:mod:`casecoder.graph`).
@@ -67,7 +67,7 @@ def _side_codes(unit: _Unit, lo: int, hi: int) -> dict[str, Coding]:
 
 
 def _polarity(cause: Coding, effect: Coding, connective: str) -> int:
-    if cause.polarity < 0 or effect.code.startswith("prob"):
+    if cause.polarity < 0 or cause.code.startswith("prob") or effect.code.startswith("prob"):
         return -1
     if any(connective.startswith(h) for h in HARM):
         return -1
