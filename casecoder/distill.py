@@ -503,7 +503,7 @@ def _precondition_items(ctx: Context, elements: list[str]) -> list[list[Inline]]
         for p in f.preconditions:
             if p.status in BLOCKING:
                 items.append(_precondition_sentence(ctx, f, p))
-            elif p.status == "untested: limited diversity" and p.necessity_n:
+            elif p.status == "untested: limited diversity" and p.necessity_n >= 2:
                 cites = [front_matter_cite(ctx, c, p.condition) for c in f.success_cases[:2]]
                 s = (f"{ctx.label(e)}与“{_cond_label(ctx, p.condition)}”：已知该条件的"
                      f"{p.necessity_n}个成功案例中{p.necessity_k}个具备，但语料中没有缺乏该条件的"

@@ -1126,60 +1126,43 @@ def _popcount(v: int) -> int:
     return bin(v).count("1")
 
 
-def _prime_implicants(k: int, on: set[int], off: set[int] | None) -> list[Implicant]:
-    """All prime implicants of a Boolean function of k variables.
+def _prime_implicants(k: int, seeds: Iterable[int], off: Iterable[int]) -> list[Implicant]:
+    """The prime implicants that cover at least one ``seeds`` configuration.
 
-    With ``off`` given, configurations neither in ``on`` nor in ``off`` are don't-cares
-    (the remainders of the parsimonious solution) and only implicants covering at least
-    one ``on`` configuration are returned. With ``off=None`` everything outside ``on`` is
-    false (classical Quine-McCluskey over the ``on`` set, as for the complex solution).
+    The function is false on ``off`` and true on ``seeds``; every other configuration is a
+    don't-care. Pass the negative rows as ``off`` for the parsimonious solution (the
+    remainders are don't-cares) and the complement of the true set for classical
+    Quine-McCluskey (complex and intermediate solutions).
+
+    For a seed ``p``, the cube fixing the conditions in ``mask`` to their values in ``p``
+    avoids an off configuration ``o`` exactly when ``mask`` meets ``o ^ p`` (they differ
+    somewhere in ``mask``). So the cubes through ``p`` that avoid every off configuration
+    are the masks that hit every ``o ^ p``, and the prime ones are the minimal such masks.
+    Both are computed for all ``2**k`` masks at once with subset sums over the bits, so
+    the cost is ``O(k * 2**k)`` per seed, whatever the number of remainders.
     """
-    if not on:
-        return []
-    if off is None:
-        return _primes_without_dont_cares(k, on)
-    return _primes_with_dont_cares(k, on, off)
-
-
-def _primes_with_dont_cares(k: int, on: set[int], off: set[int]) -> list[Implicant]:
-    # Consistency-cubes style: for every set of conditions (mask), the value patterns of
-    # the `on` rows that no `off` row shares are implicants; an implicant is prime when
-    # dropping any one of its literals meets an `off` row. Cost: 2^k masks x observed rows,
-    # independent of the (possibly huge) number of remainders.
-    masks = sorted(range(1 << k), key=lambda m: (_popcount(m), m))
-    implicants: dict[int, set[int]] = {}
-    primes: list[Implicant] = []
-    for mask in masks:
-        found = {r & mask for r in on} - {r & mask for r in off}
-        implicants[mask] = found
-        if not found:
-            continue
-        parent_bits = [1 << b for b in range(k) if mask >> b & 1]
-        for value in found:
-            if all((value & ~bit) not in implicants[mask ^ bit] for bit in parent_bits):
-                primes.append((mask, value))
-    return primes
-
-
-def _primes_without_dont_cares(k: int, on: set[int]) -> list[Implicant]:
-    # Classical Quine-McCluskey: merge implicants that differ in one fixed condition,
-    # level by level; those never merged are prime. Cost grows with the `on` set only.
+    if k > MAX_CONDITIONS:
+        raise QcaSpecError(f"at most {MAX_CONDITIONS} conditions can be minimised; got {k}")
     full = (1 << k) - 1
-    bits = [1 << b for b in range(k)]
-    current = {(full, r) for r in on}
-    primes: list[Implicant] = []
-    while current:
-        merged: set[Implicant] = set()
-        following: set[Implicant] = set()
-        for mask, value in current:
-            for bit in bits:
-                if mask & bit and not value & bit and (mask, value | bit) in current:
-                    following.add((mask ^ bit, value))
-                    merged.add((mask, value))
-                    merged.add((mask, value | bit))
-        primes.extend(current - merged)
-        current = following
-    return primes
+    size = 1 << k
+    off_arr = np.fromiter(off, dtype=np.int64)
+    primes: set[Implicant] = set()
+    for p in sorted(set(seeds)):
+        # missed[mask]: some off configuration agrees with p on every condition in mask
+        missed = np.zeros(size, dtype=bool)
+        if off_arr.size:
+            missed[~(off_arr ^ p) & full] = True
+        for b in range(k):
+            view = missed.reshape(-1, 2, 1 << b)
+            view[:, 0, :] |= view[:, 1, :]  # a subset of a missing mask misses too
+        implicant = ~missed
+        not_prime = np.zeros(size, dtype=bool)
+        for b in range(k):
+            imp = implicant.reshape(-1, 2, 1 << b)
+            not_prime.reshape(-1, 2, 1 << b)[:, 1, :] |= imp[:, 0, :]
+        for mask in np.flatnonzero(implicant & ~not_prime).tolist():
+            primes.add((mask, p & mask))
+    return sorted(primes)
 
 
 def _codes(imp: Implicant, k: int) -> tuple[int, ...]:
@@ -1215,6 +1198,8 @@ def _r_order(codes: Sequence[tuple[int, ...]]) -> list[int]:
 
 # Safety valve: a pathological PI chart can have astronomically many tied minimal models.
 MAX_MODELS = 1_000
+# Minimisation works on arrays of 2**k configurations.
+MAX_CONDITIONS = 20
 # At most this many intermediate solutions (complex x parsimonious model pairs) are built.
 MAX_INTERMEDIATE_PAIRS = 100
 
@@ -1441,7 +1426,13 @@ class _Minimised:
 
 
 def _minimise(k: int, explain: Sequence[int], on: set[int], off: set[int] | None) -> _Minimised:
-    primes = _prime_implicants(k, on, off)
+    """Minimise: cover ``explain`` with prime implicants of the function true on ``on``.
+
+    ``off=None`` means that everything outside ``on`` is false (no remainders used).
+    """
+    if off is None:
+        off = set(range(1 << k)) - on
+    primes = _prime_implicants(k, explain, off)
     columns = sorted(explain)
     covers = []
     kept = []
