@@ -3,10 +3,12 @@
 How a unit (a sentence by default; turn or paragraph as options) is coded:
 
 * every literal term of the codebook (keywords, synonyms, negative keywords, literal
-  exclusions, proximity terms, and the leading literal of each regex) is found in one
-  pass of an Aho-Corasick automaton over the source's text (ASCII letters compared
-  case-insensitively); a regex is run only on units where its leading literal occurs
-  (or on every unit when it has none);
+  exclusions, proximity terms, and literals the regexes need) is found in one pass of an
+  Aho-Corasick automaton over the source's text (ASCII letters compared
+  case-insensitively); a regex that starts with literal text is run only on units where
+  that text occurs, any other regex as if on every unit (in fact only on the units that
+  hold, for each part of the regex that must contain one of some literals, one of them:
+  see :func:`required_literals`; a regex cannot match elsewhere);
 * a hit is *negated* when a negation cue (``defaults.negation.cues``) stands within
   ``window`` characters before it, with no clause punctuation between and the cue not
   part of an exception word such as 不断; what a negated hit does follows the code's
@@ -21,15 +23,27 @@ How a unit (a sentence by default; turn or paragraph as options) is coded:
 Quantified changes found by :mod:`casecoder.metrics` code their sentence ``out``.
 A pass is written in one transaction that first removes the pass's earlier content;
 other passes are untouched.
+
+Plain-text sources whose units do not overlap (the sentences, turns and paragraphs that
+ingest makes) are coded many at a time with array operations (:class:`_Batch`): only
+regexes, proximity rules, regex exclusions and speaker limits run unit by unit in Python.
+Sources with overlapping units, and PDF text, read through its clean view, are coded unit
+by unit with :meth:`CompiledCodebook.code_unit`. Both give the same codings.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import chain, repeat
+from operator import itemgetter
 from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 from casecoder import metrics as metrics_mod
 from casecoder.errors import CasecoderError
@@ -45,6 +59,25 @@ DEFAULT_CUE_EXCEPTIONS = ("不断", "不仅", "不少", "不同", "不只", "不
 _CLAUSE_RE = re.compile(r"[，,、：:；;。！？!?\n（）()]")
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 UNITS = ("sentence", "turn", "paragraph")
+
+Unit = tuple[int, int, int, str | None]
+"""A unit to code: (segment id, start, end, role)."""
+
+# Kinds of evidence (a hit that can make a code apply), numbered for the array path.
+_EVIDENCE_KINDS = ("keyword", "synonym", "negative", "pattern", "proximity", "metric")
+_KEYWORD, _SYNONYM, _NEGATIVE, _PATTERN, _PROXIMITY, _METRIC = range(6)
+# The other roles an automaton term can play.
+_EXCLUSION, _TRIGGER, _NEED, _PROX_A, _PROX_B = range(6, 11)
+_ROLE_KINDS = {"keyword": _KEYWORD, "synonym": _SYNONYM, "negative": _NEGATIVE,
+               "exclusion": _EXCLUSION, "trigger": _TRIGGER, "need": _NEED,
+               "prox_a": _PROX_A, "prox_b": _PROX_B}
+# Rows of the evidence arrays of _Batch; role arrays add the last two.
+_U, _C, _S, _E, _L, _K, _P, _A, _T = range(9)
+# Negation modes of a code.
+_IGNORE, _VETO, _POLARITY = range(3)
+# Plain-text sources coded together: about this many characters per batch (larger batches
+# are no faster and hold more rows in memory).
+_BATCH_CHARS = 1 << 17
 
 
 def fold(text: str) -> str:
@@ -83,7 +116,13 @@ class CompiledCodebook:
     # per automaton term: (code, kind, index) entries
     roles: list[list[tuple[str, str, int]]] = field(default_factory=list)
     patterns: list[_Pattern] = field(default_factory=list)
+    # patterns without one leading literal: run on every unit by code_unit
     untriggered: list[int] = field(default_factory=list)
+    # per set of literals a pattern's match needs (see required_literals), the pattern;
+    # the array path runs a pattern where one literal of each of its sets occurs
+    needs: list[int] = field(default_factory=list)
+    # patterns without such a set: run on every unit by the array path too
+    everywhere: list[int] = field(default_factory=list)
     regex_exclusions: dict[str, list[re.Pattern[str]]] = field(default_factory=dict)
     cues: tuple[str, ...] = DEFAULT_CUES
     cue_exceptions: tuple[str, ...] = DEFAULT_CUE_EXCEPTIONS
@@ -91,6 +130,7 @@ class CompiledCodebook:
     automaton: Any = None
     out_code: str | None = None
     cue_regex: re.Pattern[str] = field(default_factory=lambda: re.compile("(?!)"))
+    _tables: _Tables | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def build(cls, codebook: Codebook) -> CompiledCodebook:
@@ -102,11 +142,7 @@ class CompiledCodebook:
         self.cue_exceptions = tuple(
             dict.fromkeys([*DEFAULT_CUE_EXCEPTIONS, *(neg.get("exceptions") or [])]))
         self.window = int(neg.get("window", 3))
-        exceptions = "|".join(re.escape(w) for w in sorted(self.cue_exceptions, key=len,
-                                                             reverse=True))
-        cues = "|".join(re.escape(c) for c in sorted(self.cues, key=len, reverse=True))
-        self.cue_regex = re.compile(f"(?!{exceptions})(?:{cues})" if exceptions else
-                                    f"(?:{cues})")
+        self.cue_regex = _cue_regex(self.cues, self.cue_exceptions)
         metric_code = codebook.defaults.get("metric_code", "out")
         self.out_code = metric_code if metric_code in codebook.codes else None
         index: dict[str, int] = {}
@@ -147,9 +183,18 @@ class CompiledCodebook:
                     add(lead, code.id, "trigger", k)
                 else:
                     self.untriggered.append(k)
+                needs = [(lead,)] if lead else []
+                needs += [lits for lits in required_literals(p) if lits not in needs]
+                for lits in needs:
+                    for t in lits:
+                        add(t, code.id, "need", len(self.needs))
+                    self.needs.append(k)
+                if not needs:
+                    self.everywhere.append(k)
         if self.terms:
             self.automaton = ahocorasick_rs.AhoCorasick(
-                self.terms, matchkind=ahocorasick_rs.MatchKind.Standard)
+                self.terms, matchkind=ahocorasick_rs.MatchKind.Standard,
+                implementation=ahocorasick_rs.Implementation.DFA)
         return self
 
     # -- matching ---------------------------------------------------------------
@@ -173,7 +218,8 @@ class CompiledCodebook:
         """Apply the rules to ``text[lo:hi]`` given the automaton hits inside it.
 
         Returns code id -> surviving hits (offsets in ``text``). ``cues`` may carry the
-        precomputed negation cues of ``text``.
+        precomputed negation cues of ``text``. Regexes without one leading literal run
+        whatever the hits.
         """
         codes = self.codebook.codes
         by_code: dict[str, list[Hit]] = {}
@@ -193,6 +239,8 @@ class CompiledCodebook:
                     excluded.add(code)
                 elif kind == "trigger":
                     triggered.add(i)
+                elif kind == "need":
+                    continue  # for the array path (_Batch)
                 else:
                     if prox is None:
                         prox = {}
@@ -244,6 +292,12 @@ class CompiledCodebook:
                 out[code] = keep
         return out
 
+    def tables(self) -> _Tables:
+        """The codebook as arrays, for :class:`_Batch` (built on first use)."""
+        if self._tables is None:
+            self._tables = _Tables.build(self)
+        return self._tables
+
 
 class Cues:
     """Where negation cues and clause marks stand in a text, for fast negation checks."""
@@ -272,6 +326,29 @@ class Cues:
             c = bisect.bisect_left(self.clauses, ce)
             return c >= len(self.clauses) or self.clauses[c] >= start
         return False
+
+
+def _cue_regex(cues: Sequence[str], exceptions: Sequence[str]) -> re.Pattern[str]:
+    """The regex of the negation cues: a cue, longest first, where no exception word
+    starts.
+
+    Written as one branch per cue that tests, after the cue's first character, the rest
+    of the exception words sharing it, so the regex engine can skip to the characters
+    that begin a cue; with an empty cue or exception, the direct form.
+    """
+    by_len = sorted(cues, key=len, reverse=True)
+    exc = sorted(exceptions, key=len, reverse=True)
+    if all(by_len) and all(exc):
+        branches = []
+        for c in by_len:
+            rest = "|".join(re.escape(e[1:]) for e in exc if e[0] == c[0])
+            branches.append(re.escape(c[0]) + (f"(?!{rest})" if rest else "")
+                            + re.escape(c[1:]))
+        return re.compile("|".join(branches))
+    exceptions_re = "|".join(re.escape(w) for w in exc)
+    cues_re = "|".join(re.escape(c) for c in by_len)
+    return re.compile(f"(?!{exceptions_re})(?:{cues_re})" if exceptions_re else
+                      f"(?:{cues_re})")
 
 
 def _proximate(a_hits: list[Hit], b_hits: list[Hit], within: int, unit: str, text: str,
@@ -315,6 +392,515 @@ def leading_literal(pattern: str) -> str:
     return "".join(out)
 
 
+def required_literals(pattern: str) -> list[tuple[str, ...]]:
+    """Sets of literals such that every match of ``pattern`` contains one of each set.
+
+    Found from the parts of the parsed regex: literal text, and groups, choices of
+    alternatives or sets of single characters whose every alternative starts with a
+    literal. Only literals made of characters without case (Chinese text, digits,
+    punctuation) are kept: the regex, compiled case-insensitively, matches them only as
+    they are, and :func:`fold` keeps them.
+
+    Examples
+    --------
+    >>> required_literals("(?:宣传|解读)[^，。]{0,8}?政策")
+    [('宣传', '解读'), ('政策',)]
+    >>> required_literals("[已并]在.{1,4}推广")
+    [('已', '并'), ('在',), ('推广',)]
+    >>> required_literals("(?:平台|APP).{0,4}(?:到|至)?")
+    []
+    """
+    try:
+        parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
+    except re.error:
+        return []
+    literal = re._constants.LITERAL  # type: ignore[attr-defined]
+    found: list[list[str] | None] = []
+    run: list[str] = []
+    for op, arg in [*parsed, (None, None)]:
+        if op is literal:
+            run.append(chr(arg))
+            continue
+        if run:
+            found.append(["".join(run)])
+            run = []
+        if op is not None:
+            found.append(_leads([(op, arg)]))
+    out = []
+    for lits in found:
+        if lits and all(ch.lower() == ch == ch.upper() for t in lits for ch in t):
+            out.append(tuple(dict.fromkeys(lits)))
+    return out
+
+
+def _leads(items: list[tuple[Any, Any]]) -> list[str] | None:
+    """Literals one of which every match of a parsed regex sequence starts with
+    (``None`` when not known)."""
+    c = re._constants  # type: ignore[attr-defined]
+    prefix = []
+    for op, arg in items:
+        if op is c.LITERAL:
+            prefix.append(chr(arg))
+            continue
+        if prefix:
+            break
+        if op is c.SUBPATTERN:
+            return _leads(list(arg[-1]))
+        if op is c.BRANCH:
+            out: list[str] = []
+            for alt in arg[1]:
+                sub = _leads(list(alt))
+                if not sub:
+                    return None
+                out += sub
+            return out
+        if op is c.IN and arg and all(o is c.LITERAL for o, _ in arg):
+            return [chr(a) for _, a in arg]
+        return None
+    return ["".join(prefix)] if prefix else None
+
+
+# -- coding many units with arrays -----------------------------------------------------
+
+@dataclass
+class _Tables:
+    """A compiled codebook as arrays: per automaton term, its roles in CSR form.
+
+    Codes are numbered in the order of their ids, so sorting by number sorts by id.
+    Every evidence a term or pattern can give has a label ``kind:term`` numbered in
+    ``labels``.
+    """
+
+    code_ids: list[str]
+    code_mode: NDArray[np.int8]
+    speakers: dict[int, frozenset[str]]
+    rx_exclusions: dict[int, list[re.Pattern[str]]]
+    role_ptr: NDArray[np.int64]
+    role_code: NDArray[np.int64]
+    role_kind: NDArray[np.int8]
+    role_arg: NDArray[np.int64]
+    role_label: NDArray[np.int64]
+    pattern_code: NDArray[np.int64]
+    pattern_label: list[int]
+    pattern_needs: NDArray[np.int64]
+    need_pattern: NDArray[np.int64]
+    labels: list[str]
+    label_index: dict[str, int]
+    kind_conf: NDArray[np.float64]
+
+    @classmethod
+    def build(cls, cc: CompiledCodebook) -> _Tables:
+        codes = cc.codebook.codes
+        code_ids = sorted(codes)
+        number = {cid: i for i, cid in enumerate(code_ids)}
+        modes = {"ignore": _IGNORE, "veto": _VETO}
+        labels: list[str] = []
+        label_index: dict[str, int] = {}
+
+        def label(text: str) -> int:
+            if text not in label_index:
+                label_index[text] = len(labels)
+                labels.append(text)
+            return label_index[text]
+
+        ptr, code, kind, arg, lab = [0], [], [], [], []
+        for term, roles in zip(cc.terms, cc.roles, strict=True):
+            for cid, k, i in roles:
+                kid = _ROLE_KINDS[k]
+                code.append(number[cid])
+                kind.append(kid)
+                arg.append(i)
+                if kid <= _NEGATIVE:
+                    lab.append(label(f"{k}:{term}"))
+                elif kid in (_PROX_A, _PROX_B):
+                    lab.append(label(f"proximity:{term}"))
+                else:
+                    lab.append(-1)
+            ptr.append(len(code))
+        return cls(
+            code_ids=code_ids,
+            code_mode=np.array([modes.get(codes[c].rules.negation, _POLARITY)
+                                for c in code_ids], dtype=np.int8),
+            speakers={number[c]: frozenset(codes[c].rules.speakers) for c in code_ids
+                      if codes[c].rules.speakers is not None},
+            rx_exclusions={number[c]: rxs for c, rxs in cc.regex_exclusions.items()},
+            role_ptr=np.array(ptr, dtype=np.int64),
+            role_code=np.array(code, dtype=np.int64),
+            role_kind=np.array(kind, dtype=np.int8),
+            role_arg=np.array(arg, dtype=np.int64),
+            role_label=np.array(lab, dtype=np.int64),
+            pattern_code=np.array([number[p.code] for p in cc.patterns], dtype=np.int64),
+            pattern_label=[label(f"pattern:{p.source}") for p in cc.patterns],
+            pattern_needs=np.bincount(np.array(cc.needs, dtype=np.int64),
+                                      minlength=len(cc.patterns)),
+            need_pattern=np.array(cc.needs, dtype=np.int64),
+            labels=labels,
+            label_index=label_index,
+            kind_conf=np.array([CONFIDENCE.get(k, 0.7) for k in _EVIDENCE_KINDS]),
+        )
+
+
+def _disjoint(units: list[Unit], length: int) -> bool:
+    """True when ``units`` (sorted by start) lie inside the text and do not overlap."""
+    prev = 0
+    for _sid, s, e, _role in units:
+        if s < prev or e < s:
+            return False
+        prev = e
+    return prev <= length
+
+
+class _Batch:
+    """Plain-text sources with disjoint units, coded together with array operations.
+
+    Positions are global: the text of source ``j`` starts at ``base[j]`` in the
+    concatenation of the batch's texts, and units are numbered across the batch. As in
+    :meth:`CompiledCodebook.code_unit`, a hit belongs to the unit with the last start at
+    or before it when it ends inside that unit; the rules are then applied to all hits at
+    once, and only regexes, proximity rules, regex exclusions and speaker limits run in
+    Python, on the units they concern. Evidence is kept as an array with one column per
+    hit and the rows ``_U`` (unit), ``_C`` (code), ``_S``, ``_E`` (global start and end),
+    ``_L`` (label), ``_K`` (kind) and ``_P`` (1 when it makes the polarity -1).
+    """
+
+    def __init__(self, cc: CompiledCodebook, items: Sequence[tuple[Source, list[Unit]]],
+                 pass_name: str, with_metrics: bool,
+                 tokens: Callable[[str], list[tuple[int, int]]] | None) -> None:
+        self.cc, self.items, self.pass_name, self.tokens = cc, items, pass_name, tokens
+        self.tb = cc.tables()
+        self.ncodes = len(self.tb.code_ids)
+        self.texts = texts = [src.text for src, _ in items]
+        self.base = base = [0]
+        for t in texts:
+            base.append(base[-1] + len(t))
+        # units, numbered across the batch; source j has units first_unit[j]:first_unit[j+1]
+        self.sids: list[int] = []
+        self.roles: list[str | None] = []
+        self.first_unit = [0]
+        starts: list[int] = []
+        ends: list[int] = []
+        for (_src, units), b in zip(items, base[:-1], strict=True):
+            self.sids += [u[0] for u in units]
+            self.roles += [u[3] for u in units]
+            starts += [u[1] + b for u in units]
+            ends += [u[2] + b for u in units]
+            self.first_unit.append(len(starts))
+        self.ustart = np.array(starts, dtype=np.int64)
+        self.uend = np.array(ends, dtype=np.int64)
+        self.usrc = np.repeat(np.arange(len(items)), np.diff(self.first_unit))
+        self.ubase = np.array(base[:-1], dtype=np.int64)[self.usrc]
+        # automaton hits, negation cues and metrics, source by source
+        hit_parts, cue_parts = [], []
+        self.metric_rows: list[list[tuple]] = []
+        self.metric_hits: list[tuple[int, int, int, str]] = []  # unit, start, end, label
+        for j, (src, units) in enumerate(items):
+            hits = cc.find(texts[j])
+            part = np.fromiter(chain.from_iterable(hits), dtype=np.int64, count=3 * len(hits))
+            part = part.reshape(-1, 3)
+            part[:, 1:] += base[j]
+            hit_parts.append(part)
+            cue_parts.append(self._cues(texts[j], base[j]))
+            self.metric_rows.append(self._metrics(src, units, j) if with_metrics and units
+                                    else [])
+        self.hits = np.concatenate(hit_parts).T if hit_parts else np.zeros((3, 0), np.int64)
+        cues = np.concatenate(cue_parts, axis=1) if cue_parts else np.zeros((3, 0), np.int64)
+        self.cue_start, self.cue_end, self.cue_clause = cues
+
+    def _cues(self, text: str, b: int) -> NDArray[np.int64]:
+        """Start, end and next clause mark of each negation cue of ``text`` (shifted by
+        ``b``): the first clause mark at or after the cue's end, or the end plus the
+        window when there is none before that (no hit further away is negated)."""
+        w = self.cc.window
+        rows = []
+        for m in self.cc.cue_regex.finditer(text):
+            s, e = m.span()
+            c = _CLAUSE_RE.search(text, e, e + w)
+            rows.append((s, e, c.start() if c else e + w))
+        return np.array(rows, dtype=np.int64).reshape(-1, 3).T + b
+
+    def _metrics(self, src: Source, units: list[Unit], j: int) -> list[tuple]:
+        """Metric rows of source ``j``; keeps its metric hits for the ``out`` code."""
+        text, b, u0 = src.text, self.base[j], self.first_unit[j]
+        starts = [u[1] for u in units]
+        rows = []
+        for m in metrics_mod.extract(text, units[0][1], units[-1][2]):
+            k = bisect.bisect_right(starts, m.start) - 1
+            if k >= 0 and m.end <= units[k][2]:
+                _sid, s, e, _role = units[k]
+                rows.append((self.pass_name, src.id, s, e, m.indicator, m.before, m.after,
+                             m.change, m.unit, m.direction, text[s:e]))
+                self.metric_hits.append((u0 + k, m.start + b, m.end + b,
+                                         f"metric:{m.indicator}"))
+        return rows
+
+    def _span(self, k: int) -> tuple[str, int, int, int]:
+        """Text, start and end (in that text) of unit ``k``, and the text's base."""
+        j = int(self.usrc[k])
+        b = self.base[j]
+        return self.texts[j], int(self.ustart[k]) - b, int(self.uend[k]) - b, b
+
+    # -- the steps ------------------------------------------------------------------
+    def rows(self) -> list[tuple[list[tuple], list[tuple]]]:
+        """Coding rows and metric rows of each source, as :func:`code_source` gives them."""
+        n = self.ncodes
+        roles = self._roles()
+        kind = roles[_K]
+        excl = roles[:, kind == _EXCLUSION]
+        excluded = _unique(excl[_U] * n + excl[_C])
+        ev = np.concatenate([roles[:_A, kind <= _NEGATIVE], self._pattern_hits(roles, excluded),
+                             self._proximity_hits(roles, excluded)], axis=1)
+        key = ev[_U] * n + ev[_C]
+        keys = _unique(key)
+        keys = keys[~np.isin(keys, excluded, assume_unique=True)]
+        ev = ev[:, ~np.isin(key, np.concatenate([excluded, self._vetoed(keys)]))]
+        ev = self._negation(ev)
+        ev, labels = self._with_metrics(ev)
+        return self._assemble(ev, labels)
+
+    def _roles(self) -> NDArray[np.int64]:
+        """One column per (hit inside a unit, role of its term), with the fields of
+        evidence (``_U`` to ``_P``, the polarity flag left 0) and the role's pattern or
+        rule index (``_A``) and term (``_T``)."""
+        tb = self.tb
+        term, start, end = self.hits
+        k = np.searchsorted(self.ustart, start, side="right") - 1
+        ok = k >= 0
+        ok[ok] = end[ok] <= self.uend[k[ok]]
+        term, start, end, k = term[ok], start[ok], end[ok], k[ok]
+        count = tb.role_ptr[term + 1] - tb.role_ptr[term]
+        hit = np.repeat(np.arange(len(term)), count)
+        pos = np.arange(len(hit)) + np.repeat(tb.role_ptr[term] - (np.cumsum(count) - count),
+                                              count)
+        out = np.zeros((_T + 1, len(pos)), dtype=np.int64)
+        out[_U], out[_C], out[_S], out[_E] = k[hit], tb.role_code[pos], start[hit], end[hit]
+        out[_L], out[_K], out[_A], out[_T] = (tb.role_label[pos], tb.role_kind[pos],
+                                              tb.role_arg[pos], term[hit])
+        return out
+
+    def _pattern_hits(self, roles: NDArray[np.int64], excluded: NDArray[np.int64],
+                      ) -> NDArray[np.int64]:
+        """Evidence of the regexes, on the units of :meth:`_pattern_units`."""
+        k, p = self._pattern_units(roles, excluded)
+        src, b = self.usrc[k].tolist(), self.ubase[k].tolist()
+        lo = (self.ustart[k] - self.ubase[k]).tolist()
+        hi = (self.uend[k] - self.ubase[k]).tolist()
+        regex = [pat.regex for pat in self.cc.patterns]
+        code, label, texts = self.tb.pattern_code.tolist(), self.tb.pattern_label, self.texts
+        out = []
+        for i, (k_, p_) in enumerate(zip(k.tolist(), p.tolist(), strict=True)):
+            for m in regex[p_].finditer(texts[src[i]], lo[i], hi[i]):
+                s, e = m.span()
+                if e > s:
+                    out.append((k_, code[p_], s + b[i], e + b[i], label[p_], _PATTERN, 0))
+        return np.array(out, dtype=np.int64).reshape(-1, _A).T
+
+    def _pattern_units(self, roles: NDArray[np.int64], excluded: NDArray[np.int64],
+                       ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+        """The (unit, pattern) pairs to run, sorted: the units holding a literal of each
+        set the pattern needs (every unit for a pattern without such sets), unless the
+        pattern's code is excluded there."""
+        cc, tb = self.cc, self.tb
+        npat, nneed = len(cc.patterns), len(cc.needs)
+        pairs = [np.zeros(0, np.int64)]
+        if nneed:
+            need = roles[:, roles[_K] == _NEED]
+            found = _unique(need[_U] * nneed + need[_A])  # (unit, set) with a literal
+            pair, sets = np.unique(found // nneed * npat + tb.need_pattern[found % nneed],
+                                   return_counts=True)
+            pairs.append(pair[sets == tb.pattern_needs[pair % npat]])
+        if cc.everywhere:
+            every = np.arange(len(self.ustart))[:, None] * npat
+            pairs.append((every + np.array(cc.everywhere)[None, :]).ravel())
+        pair = _unique(np.concatenate(pairs))
+        k, p = pair // max(npat, 1), pair % max(npat, 1)
+        keep = ~np.isin(k * self.ncodes + tb.pattern_code[p], excluded)
+        return k[keep], p[keep]
+
+    def _proximity_hits(self, roles: NDArray[np.int64], excluded: NDArray[np.int64],
+                        ) -> NDArray[np.int64]:
+        """Evidence of the proximity rules with both sides in a unit."""
+        kind = roles[_K]
+        prox = roles[:, (kind == _PROX_A) | (kind == _PROX_B)]
+        out: list[tuple[int, ...]] = []
+        if len(prox[_K]):
+            rules, n = 1 + int(prox[_A].max()), self.ncodes
+            group = (prox[_U] * n + prox[_C]) * rules + prox[_A]
+            is_a = prox[_K] == _PROX_A
+            a_groups, b_groups = _unique(group[is_a]), _unique(group[~is_a])
+            both = a_groups[np.isin(a_groups, b_groups, assume_unique=True)]
+            both = both[~np.isin(both // rules, excluded)]
+            sel = np.isin(group, both)
+            sides: dict[int, tuple[list[Hit], list[Hit]]] = {}
+            terms, code_ids = self.cc.terms, self.tb.code_ids
+            for g, k, c, s, e, kd, t in zip(
+                    *(x.tolist() for x in (group[sel], *prox[[_U, _C, _S, _E, _K, _T]][:, sel])),
+                    strict=True):
+                b = self.base[int(self.usrc[k])]
+                pair = sides.setdefault(g, ([], []))
+                pair[0 if kd == _PROX_A else 1].append(
+                    Hit(code_ids[c], "proximity", terms[t], s - b, e - b))
+            codes = self.cc.codebook.codes
+            for g, (a_hits, b_hits) in sides.items():
+                k, c, i = g // rules // n, g // rules % n, g % rules
+                rule = codes[code_ids[c]].rules.proximity[i]
+                text, lo, hi, b = self._span(k)
+                for h in _proximate(a_hits, b_hits, int(rule.get("within", 10)),
+                                    rule.get("unit", "char"), text, lo, hi, self.tokens):
+                    out.append((k, c, h.start + b, h.end + b,
+                                self.tb.label_index[f"proximity:{h.term}"], _PROXIMITY, 0))
+        return np.array(out, dtype=np.int64).reshape(-1, _A).T
+
+    def _vetoed(self, keys: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Of the (unit, code) keys with evidence, those the code's speaker limit or a
+        regex exclusion rules out."""
+        tb = self.tb
+        limited = sorted(tb.speakers.keys() | tb.rx_exclusions.keys())
+        out = []
+        for key in keys[np.isin(keys % self.ncodes, limited)].tolist():
+            k, c = divmod(key, self.ncodes)
+            role, allowed = self.roles[k], tb.speakers.get(c)
+            if role is not None and allowed is not None and role not in allowed:
+                out.append(key)
+                continue
+            rxs = tb.rx_exclusions.get(c)
+            if rxs:
+                text, lo, hi, _b = self._span(k)
+                if any(rx.search(text, lo, hi) for rx in rxs):
+                    out.append(key)
+        return np.array(out, dtype=np.int64)
+
+    def _negation(self, ev: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Apply each code's negation mode: drop vetoed hits, flag polarity ones."""
+        mode = self.tb.code_mode[ev[_C]]
+        need = np.flatnonzero((mode != _IGNORE) & (ev[_K] != _NEGATIVE))
+        negated = np.zeros(len(mode), dtype=bool)
+        if len(need) and len(self.cue_end):
+            start = ev[_S, need]
+            i = np.searchsorted(self.cue_end, start, side="right") - 1
+            ic = np.maximum(i, 0)
+            negated[need] = ((i >= 0) & (start - self.cue_end[ic] <= self.cc.window)
+                             & (self.cue_start[ic] >= self.ustart[ev[_U, need]])
+                             & (self.cue_clause[ic] >= start))
+        ev[_P] = (ev[_K] == _NEGATIVE) | (negated & (mode == _POLARITY))
+        return ev[:, ~(negated & (mode == _VETO))]
+
+    def _with_metrics(self, ev: NDArray[np.int64]) -> tuple[NDArray[np.int64], list[str]]:
+        """Add the metric hits (code ``out``, never negated or excluded) and return the
+        labels, static ones first."""
+        labels = self.tb.labels
+        out_code = self.cc.out_code
+        if out_code is None or not self.metric_hits:
+            return ev, labels
+        labels = list(labels)
+        index: dict[str, int] = {}
+        c = self.tb.code_ids.index(out_code)
+        rows = []
+        for k, s, e, label in self.metric_hits:
+            if label not in index:
+                index[label] = len(labels)
+                labels.append(label)
+            rows.append((k, c, s, e, index[label], _METRIC, 0))
+        return np.concatenate([ev, np.array(rows, dtype=np.int64).T], axis=1), labels
+
+    def _assemble(self, ev: NDArray[np.int64], labels: list[str],
+                  ) -> list[tuple[list[tuple], list[tuple]]]:
+        """Group the evidence by (unit, code) and write one coding row per group, in
+        unit order and then code id order, as ``_emit`` does."""
+        if not len(ev[_U]):
+            return [([], mrows) for mrows in self.metric_rows]
+        n = self.ncodes
+        key = ev[_U] * n + ev[_C]
+        # evidence spans: sorted and distinct within a group
+        o = np.lexsort((ev[_E], ev[_S], key))
+        key_o, s_o, e_o = key[o], ev[_S, o], ev[_E, o]
+        new_key = np.ones(len(o), dtype=bool)
+        new_key[1:] = key_o[1:] != key_o[:-1]
+        first = np.flatnonzero(new_key)
+        new_span = new_key.copy()
+        new_span[1:] |= (s_o[1:] != s_o[:-1]) | (e_o[1:] != e_o[:-1])
+        n_spans = np.add.reduceat(new_span, first)
+        best = np.maximum.reduceat(self.tb.kind_conf[ev[_K, o]], first)
+        negative = np.maximum.reduceat(ev[_P, o], first)
+        # rule labels: sorted by text and distinct within a group
+        order = sorted(range(len(labels)), key=labels.__getitem__)
+        rank = np.empty(len(labels), dtype=np.int64)
+        rank[order] = np.arange(len(labels))
+        lab = rank[ev[_L]]
+        lab_o = lab[np.lexsort((lab, key))]
+        new_lab = new_key.copy()
+        new_lab[1:] |= lab_o[1:] != lab_o[:-1]
+        n_labs = np.add.reduceat(new_lab, first)
+        # the group's unit and the text offsets in its source
+        gkey = key_o[first]
+        gunit, gcode = gkey // n, gkey % n
+        shift = self.ubase[key_o[new_span] // n]
+        evidence = _evidence_texts(s_o[new_span] - shift, e_o[new_span] - shift, n_spans)
+        rules = _rule_texts([labels[i] for i in order], lab_o[new_lab], n_labs)
+        confidence = _confidences(best, n_spans)
+        src_ids = [src.id for src, _ in self.items]
+        coder = self.cc.codebook.coder
+        code_ids = self.tb.code_ids
+        rows = list(zip(
+            repeat(self.pass_name),
+            [src_ids[j] for j in self.usrc[gunit].tolist()],
+            [code_ids[c] for c in gcode.tolist()],
+            (self.ustart[gunit] - self.ubase[gunit]).tolist(),
+            (self.uend[gunit] - self.ubase[gunit]).tolist(),
+            evidence, rules, confidence, repeat(coder),
+            [-1 if x else 1 for x in negative.tolist()],
+            [self.sids[k] for k in gunit.tolist()],
+        ))
+        cut = np.searchsorted(gunit, self.first_unit).tolist()
+        return [(rows[cut[j]:cut[j + 1]], self.metric_rows[j]) for j in range(len(self.items))]
+
+
+def _unique(a: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The sorted distinct values of ``a`` (by sorting: ``np.unique``'s hash table is
+    many times slower on these arrays)."""
+    a = np.sort(a)
+    return a[np.concatenate(([True], a[1:] != a[:-1]))] if len(a) else a
+
+
+def _evidence_texts(starts: NDArray[np.int64], ends: NDArray[np.int64],
+                    counts: NDArray[np.int64]) -> list[str]:
+    """The evidence JSON of each group of ``counts`` consecutive spans."""
+    first = np.cumsum(counts) - counts
+    out = [f"[[{a}, {b}]]" for a, b in zip(starts[first].tolist(), ends[first].tolist(),
+                                           strict=True)]
+    many = np.flatnonzero(counts > 1)
+    a_all, b_all = starts.tolist(), ends.tolist()
+    for g, i, c in zip(many.tolist(), first[many].tolist(), counts[many].tolist(), strict=True):
+        out[g] = "[" + ", ".join([f"[{a}, {b}]" for a, b in zip(
+            a_all[i:i + c], b_all[i:i + c], strict=True)]) + "]"
+    return out
+
+
+def _rule_texts(labels: list[str], ranks: NDArray[np.int64], counts: NDArray[np.int64],
+                ) -> list[str]:
+    """The rule text of each group of ``counts`` consecutive label ranks: its first four
+    labels (``labels`` is sorted), joined."""
+    first = np.cumsum(counts) - counts
+    out = [labels[r] for r in ranks[first].tolist()]
+    many = np.flatnonzero(counts > 1)
+    all_ranks = ranks.tolist()
+    for g, i, c in zip(many.tolist(), first[many].tolist(),
+                       np.minimum(counts[many], 4).tolist(), strict=True):
+        out[g] = " | ".join([labels[r] for r in all_ranks[i:i + c]])
+    return out
+
+
+def _confidences(best: NDArray[np.float64], n_spans: NDArray[np.int64]) -> list[float]:
+    """``round(min(0.99, best + 0.05 * (n_spans - 1)), 2)`` per group, computed in Python
+    once per distinct (best, n_spans)."""
+    if not len(best):
+        return []
+    values, which = np.unique(best, return_inverse=True)
+    top = int(n_spans.max())
+    table = np.array([[round(min(0.99, b + 0.05 * (k - 1)), 2) for k in range(1, top + 1)]
+                      for b in values.tolist()])
+    return table[which.ravel(), n_spans - 1].tolist()
+
+
 # -- the pass --------------------------------------------------------------------------
 
 @dataclass
@@ -337,39 +923,81 @@ class CodingReport:
 
 
 def _units(store: Store, source: Source, unit: str, speakers: tuple[str, ...] | None
-           ) -> list[tuple[int, int, int, str | None]]:
+           ) -> list[Unit]:
     """(segment id, start, end, role) of the units of ``source`` to code."""
     kinds = {"sentence": ("sentence",), "turn": ("turn",), "paragraph": ("paragraph", "turn")}
-    rows = store.db.execute(
-        "SELECT id, kind, start_char, end_char, role FROM segments WHERE source_id = ? "
-        "ORDER BY start_char, id", (source.id,)
+    wanted = kinds[unit]
+    if unit == "paragraph" and source.kind != "interview":
+        wanted = ("paragraph",)
+    cursor = store.db.cursor()
+    cursor.row_factory = None  # plain tuples, not the store's sqlite3.Row
+    rows = cursor.execute(
+        "SELECT id, start_char, end_char, role FROM segments WHERE source_id = ? AND kind IN "
+        f"({', '.join('?' * len(wanted))}) ORDER BY start_char, id", (source.id, *wanted)
     ).fetchall()
-    out = []
-    for sid, kind, s, e, role in rows:
-        if kind not in kinds[unit]:
-            continue
-        if speakers is not None and role is not None and role not in speakers:
-            continue
-        if unit == "paragraph" and kind == "turn" and source.kind != "interview":
-            continue
-        out.append((sid, s, e, role))
-    return out
+    if speakers is None:
+        return rows
+    return [r for r in rows if r[3] is None or r[3] in speakers]
 
 
-def code_source(cc: CompiledCodebook, source: Source, units: list[tuple[int, int, int, str | None]],
-                pass_name: str, with_metrics: bool = True,
+def code_source(cc: CompiledCodebook, source: Source, units: list[Unit], pass_name: str,
+                with_metrics: bool = True,
                 tokens: Callable[[str], list[tuple[int, int]]] | None = None,
                 ) -> tuple[list[tuple], list[tuple]]:
     """Code the units of one source; returns coding rows and metric rows for the store.
 
     Plain text is matched once over the whole source and the hits are grouped by unit,
-    so units without a hit cost nothing; PDF text is read unit by unit through its clean
-    view.
+    so units without a hit cost nothing; when its units do not overlap, that is done with
+    array operations (:class:`_Batch`), otherwise unit by unit. PDF text is read unit by
+    unit through its clean view.
     """
     if not units:
         return [], []
     if source.attributes.get("_layout") == "pdf":
         return _code_units_pdf(cc, source, units, pass_name, with_metrics, tokens)
+    if _disjoint(units, len(source.text)):
+        return _Batch(cc, [(source, units)], pass_name, with_metrics, tokens).rows()[0]
+    return _code_units_plain(cc, source, units, pass_name, with_metrics, tokens)
+
+
+def _code_sources(cc: CompiledCodebook, work: list[tuple[Source, list[Unit]]], pass_name: str,
+                  with_metrics: bool, tokens: Callable[[str], list[tuple[int, int]]] | None,
+                  ) -> Iterator[tuple[list[tuple], list[tuple], int]]:
+    """Coding rows, metric rows and length of each source of ``work``, in order.
+
+    Plain-text sources with disjoint units are coded in batches of about
+    ``_BATCH_CHARS`` characters; any other source as :func:`code_source` codes it.
+    """
+    batch: list[tuple[Source, list[Unit]]] = []
+    size = 0
+
+    def flush() -> Iterator[tuple[list[tuple], list[tuple], int]]:
+        if batch:
+            coded = _Batch(cc, batch, pass_name, with_metrics, tokens).rows()
+            for (src, _units), (rows, mrows) in zip(batch, coded, strict=True):
+                yield rows, mrows, len(src.text)
+            batch.clear()
+
+    for src, units in work:
+        if (units and src.attributes.get("_layout") != "pdf"
+                and _disjoint(units, len(src.text))):
+            batch.append((src, units))
+            size += len(src.text)
+            if size >= _BATCH_CHARS:
+                yield from flush()
+                size = 0
+        else:
+            yield from flush()
+            size = 0
+            yield (*code_source(cc, src, units, pass_name, with_metrics, tokens),
+                   len(src.text))
+    yield from flush()
+
+
+def _code_units_plain(cc: CompiledCodebook, source: Source, units: list[Unit], pass_name: str,
+                      with_metrics: bool, tokens: Callable[[str], list[tuple[int, int]]] | None,
+                      ) -> tuple[list[tuple], list[tuple]]:
+    """Code plain text unit by unit (for overlapping units)."""
     text = source.text
     starts = [u[1] for u in units]
     grouped: dict[int, list[tuple[int, int, int]]] = {}
@@ -402,8 +1030,7 @@ def _identity(i: int, j: int) -> tuple[int, int]:
     return i, j
 
 
-def _code_units_pdf(cc: CompiledCodebook, source: Source,
-                    units: list[tuple[int, int, int, str | None]], pass_name: str,
+def _code_units_pdf(cc: CompiledCodebook, source: Source, units: list[Unit], pass_name: str,
                     with_metrics: bool, tokens: Callable[[str], list[tuple[int, int]]] | None,
                     ) -> tuple[list[tuple], list[tuple]]:
     rows: list[tuple] = []
@@ -488,8 +1115,8 @@ def code(store: Store, codebook: Codebook, pass_name: str = "rules", unit: str =
     if jobs > 1 and len(work) > 1:
         results = _parallel(cc, work, pass_name, with_metrics, jobs)
     else:
-        results = ((*code_source(cc, src, units, pass_name, with_metrics, tokens),
-                    len(src.text)) for src, units in work)
+        results = _code_sources(cc, work, pass_name, with_metrics, tokens)
+    by_code: Counter[str] = Counter()
     with store.transaction():
         run_id = store.start_run("code", {**options, "pass": pass_name,
                                           "codebook_sha256": codebook.sha256})
@@ -505,12 +1132,11 @@ def code(store: Store, codebook: Codebook, pass_name: str = "rules", unit: str =
             report.codings += len(rows)
             report.metrics += len(mrows)
             report.chars += n_chars
-            for r in rows:
-                report.by_code[r[2]] = report.by_code.get(r[2], 0) + 1
+            by_code.update(map(itemgetter(2), rows))
             if progress:
                 progress(n_chars)
         store.end_run(run_id)
-    report.by_code = dict(sorted(report.by_code.items()))
+    report.by_code = dict(sorted(by_code.items()))
     return report
 
 

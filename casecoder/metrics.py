@@ -56,6 +56,10 @@ _LEAD = re.compile(
     r"(?:年|月|后|来))+"
 )
 _FW = str.maketrans("０１２３４５６７８９．％", "0123456789.%")
+_UP_VERBS = frozenset(_UP.split("|"))
+_DOWN_VERBS = frozenset(_DOWN.split("|"))
+_VALUE = re.compile(rf"({_NUM})({_UNIT})")
+_TAIL = re.compile(r"(从|由|分别|均|已|都|也|较|同比|环比)+$")
 
 
 @dataclass
@@ -78,15 +82,15 @@ def _num(s: str) -> float:
 
 def _split_values(s: str) -> list[tuple[float, str]]:
     out = []
-    for m in re.finditer(rf"({_NUM})({_UNIT})", s):
+    for m in _VALUE.finditer(s):
         out.append((_num(m.group(1)), m.group(2).translate(_FW)))
     return out
 
 
 def _direction(verb: str, before: float | None = None, after: float | None = None) -> str:
-    if re.fullmatch(_UP, verb) or verb in ("累计", "新增", "新建"):
+    if verb in _UP_VERBS or verb in ("累计", "新增", "新建"):
         return "up"
-    if re.fullmatch(_DOWN, verb):
+    if verb in _DOWN_VERBS:
         return "down"
     if before is not None and after is not None:
         return "up" if after > before else "down" if after < before else "level"
@@ -98,7 +102,7 @@ def _indicator(text: str, lo: int, pos: int) -> str:
     parts = _CLAUSE.split(head)
     phrase = parts[-1].strip() if parts else ""
     phrase = _LEAD.sub("", phrase).strip()
-    phrase = re.sub(r"(从|由|分别|均|已|都|也|较|同比|环比)+$", "", phrase).strip()
+    phrase = _TAIL.sub("", phrase).strip()
     return phrase[-14:]
 
 

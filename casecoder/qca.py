@@ -65,6 +65,15 @@ __all__ = [
 # Two floats closer than this count as equal when compared with a cut-off (R's all.equal).
 _TOL = 1.5e-8
 
+# Safety valve: a pathological PI chart can have astronomically many tied minimal models.
+MAX_MODELS = 1_000
+# Steps of the exact cover search before falling back (see _all_minimum_covers).
+MAX_SEARCH_STEPS = 50_000
+# Minimisation works on arrays of 2**k configurations.
+MAX_CONDITIONS = 20
+# At most this many intermediate solutions (complex x parsimonious model pairs) are built.
+MAX_INTERMEDIATE_PAIRS = 100
+
 
 # ---------------------------------------------------------------------------------------
 # Errors
@@ -429,8 +438,8 @@ def _parse_value(
 # Expressions and parameters of fit
 # ---------------------------------------------------------------------------------------
 
-Literal_ = tuple[int, int]  # (column index, 1 for presence / 0 for absence)
-Term = tuple[Literal_, ...]
+# A conjunction: (column index, 1 for presence or 0 for absence) per literal.
+Term = tuple[tuple[int, int], ...]
 
 
 def parse_expression(expression: str, columns: Sequence[str]) -> tuple[Term, ...]:
@@ -461,7 +470,7 @@ def parse_expression(expression: str, columns: Sequence[str]) -> tuple[Term, ...
     if not expression or not expression.strip():
         raise QcaSpecError("the expression is empty")
     for raw_term in expression.split("+"):
-        literals: list[Literal_] = []
+        literals: list[tuple[int, int]] = []
         for raw in raw_term.split("*"):
             token = raw.strip()
             value = 1
@@ -798,7 +807,7 @@ def calibrate(
             e, i = i, e
         scale = math.log(idm / (1.0 - idm))
         logodds = np.where(values >= c, (values - c) / (i - c), (values - c) / (c - e)) * scale
-        fs = 1.0 / (1.0 + np.exp(-logodds))
+        fs = 0.5 * (1.0 + np.tanh(logodds / 2.0))  # the logistic function, overflow-free
         if decreasing:
             fs = 1.0 - fs
     else:
@@ -1196,17 +1205,9 @@ def _r_order(codes: Sequence[tuple[int, ...]]) -> list[int]:
     return order
 
 
-# Safety valve: a pathological PI chart can have astronomically many tied minimal models.
-MAX_MODELS = 1_000
-# Minimisation works on arrays of 2**k configurations.
-MAX_CONDITIONS = 20
-# At most this many intermediate solutions (complex x parsimonious model pairs) are built.
-MAX_INTERMEDIATE_PAIRS = 100
-
-
 def _all_minimum_covers(
-    covers: Sequence[int], universe: int, limit: int = MAX_MODELS
-) -> tuple[list[tuple[int, ...]], bool]:
+    covers: Sequence[int], universe: int, limit: int = MAX_MODELS, steps: int = MAX_SEARCH_STEPS
+) -> tuple[list[tuple[int, ...]], str]:
     """Every set of the minimum number of implicants whose coverage includes ``universe``.
 
     Exact branch and bound with iterative deepening over the number of implicants. The
@@ -1216,12 +1217,14 @@ def _all_minimum_covers(
     branches on the uncovered column with the fewest candidates; within a branch the
     candidates tried before are excluded, so each cover is produced exactly once. The
     lower bound is the number of uncovered columns with pairwise disjoint candidate sets.
+    When the search needs more than ``steps`` steps to settle the minimum, the minimum is
+    taken from an integer program (scipy's HiGHS) and the enumeration is repeated.
 
     Returns the covers (sorted tuples of implicant indices, in lexicographic order) and
-    whether the enumeration stopped at ``limit`` covers.
+    a note, empty unless the enumeration was cut short (``limit`` covers or ``steps``).
     """
     if universe == 0:
-        return [()], False
+        return [()], ""
     elements = [b for b in range(universe.bit_length()) if universe >> b & 1]
     colset: dict[int, int] = {}
     for e in elements:
@@ -1233,21 +1236,20 @@ def _all_minimum_covers(
             raise QcaError("internal error: a positive configuration is not covered")
         colset[e] = mask
     # column dominance: keep only columns whose candidate set contains no other's
-    distinct = sorted(set(colset.values()), key=_popcount)
     kept_sets: list[int] = []
-    for cand in distinct:
+    for cand in sorted(set(colset.values()), key=_popcount):
         if not any(k & cand == k for k in kept_sets):
             kept_sets.append(cand)
     columns = kept_sets  # candidate sets, fewest candidates first
     ncols = len(columns)
-    found: list[tuple[int, ...]] = []
-    seen: set[tuple[int, ...]] = set()
-    stopped = False
+    everything = (1 << ncols) - 1
     pi_cols = [0] * len(covers)  # for each implicant, the reduced columns it covers
     for j, cset in enumerate(columns):
-        for i in range(len(covers)):
-            if cset >> i & 1:
-                pi_cols[i] |= 1 << j
+        rest = cset
+        while rest:
+            low = rest & -rest
+            pi_cols[low.bit_length() - 1] |= 1 << j
+            rest ^= low
 
     def bound(uncovered: int, excluded: int) -> int:
         used = 0
@@ -1260,16 +1262,20 @@ def _all_minimum_covers(
                     used |= avail
         return count
 
+    found: list[tuple[int, ...]] = []
+    state = {"steps": 0, "stop": ""}
+
     def search(uncovered: int, chosen: tuple[int, ...], excluded: int, left: int) -> None:
-        nonlocal stopped
-        if stopped:
+        if state["stop"]:
+            return
+        state["steps"] += 1
+        if state["steps"] > steps:
+            state["stop"] = "steps"
             return
         if uncovered == 0:
-            cover = tuple(sorted(chosen))
-            if cover not in seen:
-                seen.add(cover)
-                found.append(cover)
-                stopped = len(found) >= limit
+            found.append(tuple(sorted(chosen)))
+            if len(found) >= limit:
+                state["stop"] = "limit"
             return
         if left == 0 or bound(uncovered, excluded) > left:
             return
@@ -1287,16 +1293,52 @@ def _all_minimum_covers(
         avail = columns[best] & ~excluded
         while avail:
             low = avail & -avail
-            i = low.bit_length() - 1
             avail ^= low
+            i = low.bit_length() - 1
             search(uncovered & ~pi_cols[i], (*chosen, i), excluded, left - 1)
             excluded |= low
 
-    size = max(1, bound((1 << ncols) - 1, 0))
-    while not found:
-        search((1 << ncols) - 1, (), 0, size)
+    size = max(1, bound(everything, 0))
+    while not found and not state["stop"]:
+        search(everything, (), 0, size)
         size += 1
-    return sorted(found), stopped
+    witness: tuple[int, ...] = ()
+    if not found:  # the minimum was not settled within the step budget
+        witness = _minimum_cover_ilp(columns, len(covers))
+        state["steps"], state["stop"] = 0, ""
+        search(everything, (), 0, len(witness))
+    if not found:
+        found.append(witness)
+    note = ""
+    if state["stop"] == "limit":
+        note = f"the search stopped at {limit} tied minimal models; more may exist"
+    elif state["stop"] == "steps":
+        note = (
+            f"the prime implicant chart is too complex to list every tied model within "
+            f"{steps} search steps; the models shown are minimal but others may tie"
+        )
+    return sorted(set(found)), note
+
+
+def _minimum_cover_ilp(columns: Sequence[int], n_pis: int) -> tuple[int, ...]:
+    """One minimum cover found by integer programming (for charts too hard to search)."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    matrix = np.zeros((len(columns), n_pis))
+    for j, cset in enumerate(columns):
+        for i in range(n_pis):
+            if cset >> i & 1:
+                matrix[j, i] = 1.0
+    res = milp(
+        c=np.ones(n_pis),
+        constraints=LinearConstraint(matrix, lb=1.0, ub=np.inf),
+        integrality=np.ones(n_pis),
+        bounds=Bounds(0, 1),
+        options={"mip_rel_gap": 0.0},
+    )
+    if res.x is None or res.status != 0:
+        raise QcaError(f"the prime implicant chart could not be solved: {res.message}")
+    return tuple(int(i) for i in np.flatnonzero(res.x > 0.5))
 
 
 def _implicant_text(imp: Implicant, names: Sequence[str]) -> str:
@@ -1422,7 +1464,7 @@ class Solution:
 class _Minimised:
     primes: list[Implicant]  # in R order
     models: list[tuple[int, ...]]  # indices into primes, lexicographic
-    truncated: bool = False
+    note: str = ""
 
 
 def _minimise(k: int, explain: Sequence[int], on: set[int], off: set[int] | None) -> _Minimised:
@@ -1448,8 +1490,8 @@ def _minimise(k: int, explain: Sequence[int], on: set[int], off: set[int] | None
     order = _r_order([_codes(p, k) for p in kept])
     kept = [kept[i] for i in order]
     covers = [covers[i] for i in order]
-    models, truncated = _all_minimum_covers(covers, (1 << len(columns)) - 1)
-    return _Minimised(kept, models, truncated)
+    models, note = _all_minimum_covers(covers, (1 << len(columns)) - 1)
+    return _Minimised(kept, models, note)
 
 
 def _config_rows(tt: TruthTable, out: Iterable[str]) -> list[int]:
@@ -1534,11 +1576,7 @@ def _build_solution(
         essential=tuple(texts[i] for i in essential),
         simplifying_assumptions=tuple(sas),
         easy_counterfactuals=tuple(sorted(r + 1 for r in easy)),
-        note=(
-            f"the search stopped at {MAX_MODELS} tied minimal models; more exist"
-            if result.truncated
-            else ""
-        ),
+        note=result.note,
     )
 
 
@@ -1574,6 +1612,11 @@ def complex_solution(tt: TruthTable) -> Solution:
     return _build_solution(tt, "complex", "", _minimise(k, positive, set(positive), None))
 
 
+_NO_NEGATIVES = (
+    "no configuration has OUT = 0 or C, so with the remainders every configuration counts as "
+    "positive and all conditions are minimised away"
+)
+
 _ALL_USED = (
     "all configurations are used, so every condition is minimised away (R: 'All truth "
     "table configurations are used, all conditions are minimized')"
@@ -1608,7 +1651,7 @@ def parsimonious_solution(tt: TruthTable) -> Solution:
         return _empty("parsimonious", _NOTHING)
     result = _parsimonious(tt)
     if result is None:
-        return _empty("parsimonious", _ALL_USED)
+        return _empty("parsimonious", _NO_NEGATIVES)
     return _build_solution(tt, "parsimonious", "", result, simplifying=True)
 
 
@@ -1696,7 +1739,7 @@ def intermediate_solutions(tt: TruthTable, dir_exp: DirExp) -> tuple[Solution, .
     comp = _minimise(k, positive, set(positive), None)
     pars = _parsimonious(tt)
     if pars is None:
-        return (_empty("intermediate", _ALL_USED),)
+        return (_empty("intermediate", _NO_NEGATIVES),)
     remainders = set(_remainders(tt))
     expanded: dict[int, set[int]] = {}
     minimised: dict[tuple[int, ...], _Minimised] = {}
@@ -1729,7 +1772,11 @@ def intermediate_solutions(tt: TruthTable, dir_exp: DirExp) -> tuple[Solution, .
                     if (1 if cval & bit else 0) != expect:
                         rmask &= ~bit  # drop a literal that contradicts the expectation
                 selections.append((rmask, cval & rmask))
-        easy = tuple(sorted(r for r in sa if any(r & m == v for m, v in selections)))
+        sa_arr = np.fromiter(sorted(sa), dtype=np.int64)
+        inside = np.zeros(sa_arr.size, dtype=bool)
+        for m, v in set(selections):
+            inside |= (sa_arr & m) == v
+        easy = tuple(sa_arr[inside].tolist())
         if easy not in minimised:
             minimised[easy] = _minimise(k, positive, set(positive) | set(easy), None)
         out.append(_build_solution(tt, "intermediate", label, minimised[easy], easy=easy))

@@ -243,7 +243,13 @@ def qca(
     from casecoder import qca as Q
     from casecoder.errors import CasecoderError
 
-    cuts = [float(x) for x in incl_cut.split(",")]
+    try:
+        cuts = [float(x) for x in incl_cut.split(",")]
+    except ValueError:
+        cuts = []
+    if len(cuts) not in (1, 2):
+        raise CasecoderError("CC008", option="--incl-cut", value=incl_cut,
+                             expected="a number, or two numbers X,Y (for 1 and for 0)")
     cut: Any = cuts[0] if len(cuts) == 1 else (cuts[0], cuts[1])
     dexp = None
     if dir_exp:
@@ -259,6 +265,14 @@ def qca(
         result = Q.run(table_path, outcome, conditions=conds, incl_cut=cut, n_cut=n_cut,
                        dir_exp=dexp)
     except Q.QcaDataError as exc:
+        if exc.line is not None:
+            raise CasecoderError("CC402", path=exc.path, line=exc.line,
+                                 column=exc.column or "-", reason=exc.reason) from exc
+        raise CasecoderError("CC407", path=exc.path, reason=exc.reason) from exc
+    except Q.QcaColumnError as exc:
+        raise CasecoderError("CC403", column=exc.column, path=exc.path,
+                             known=", ".join(exc.known)) from exc
+    except Q.QcaSpecError as exc:
         raise CasecoderError("CC407", path=str(table_path), reason=str(exc)) from exc
     if as_json:
         emit_json(Q.result_to_dict(result))
