@@ -341,10 +341,13 @@ def _cue_regex(cues: Sequence[str], exceptions: Sequence[str]) -> re.Pattern[str
     if all(by_len) and all(exc):
         branches = []
         for c in by_len:
-            rest = "|".join(re.escape(e[1:]) for e in exc if e[0] == c[0])
+            tails = [e[1:] for e in exc if e[0] == c[0]]
+            if "" in tails:  # a one-character exception vetoes every cue it begins
+                continue
+            rest = "|".join(re.escape(t) for t in tails)
             branches.append(re.escape(c[0]) + (f"(?!{rest})" if rest else "")
                             + re.escape(c[1:]))
-        return re.compile("|".join(branches))
+        return re.compile("|".join(branches) or "(?!)")
     exceptions_re = "|".join(re.escape(w) for w in exc)
     cues_re = "|".join(re.escape(c) for c in by_len)
     return re.compile(f"(?!{exceptions_re})(?:{cues_re})" if exceptions_re else
@@ -1117,7 +1120,7 @@ def code(store: Store, codebook: Codebook, pass_name: str = "rules", unit: str =
     else:
         results = _code_sources(cc, work, pass_name, with_metrics, tokens)
     by_code: Counter[str] = Counter()
-    with store.transaction():
+    with store.transaction(bulk=("codings", "metrics")):
         run_id = store.start_run("code", {**options, "pass": pass_name,
                                           "codebook_sha256": codebook.sha256})
         store.replace_pass(pass_name, codebook.coder, codebook.name, codebook.sha256, options,

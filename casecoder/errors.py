@@ -62,6 +62,11 @@ CATALOGUE: dict[str, ErrorDef] = {
         "project",
         "Option {option} has the value {value!r}; expected {expected}.",
     ),
+    "CC009": ErrorDef(
+        "project",
+        "Row {rowid} of table {table} refers to a missing row of {parent}. The whole "
+        "change was rolled back; the project is as it was before the command.",
+    ),
     # --- CC1xx ingest ------------------------------------------------------------
     "CC101": ErrorDef(
         "ingest",

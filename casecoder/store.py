@@ -218,8 +218,13 @@ class Store:
         return self.db.execute("SELECT MAX(version) FROM migrations").fetchone()[0]
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Run the block in one transaction (nested blocks join the outer one)."""
+    def transaction(self, bulk: tuple[str, ...] = ()) -> Iterator[sqlite3.Connection]:
+        """Run the block in one transaction (nested blocks join the outer one).
+
+        ``bulk`` names tables about to receive many rows: their foreign keys are
+        checked once, table-wide, before the commit (``PRAGMA foreign_key_check``)
+        instead of row by row, and a violation rolls the whole transaction back.
+        """
         if self._depth:
             self._depth += 1
             try:
@@ -227,16 +232,26 @@ class Store:
             finally:
                 self._depth -= 1
             return
+        if bulk:
+            self.db.execute("PRAGMA foreign_keys=OFF")
         self.db.execute("BEGIN IMMEDIATE")
         self._depth = 1
         try:
             yield self.db
+            for table in bulk:
+                bad = self.db.execute(f"PRAGMA foreign_key_check({table})").fetchone()
+                if bad is not None:
+                    raise CasecoderError("CC009", table=table, rowid=bad[1], parent=bad[2])
         except BaseException:
             self._depth = 0
             self.db.execute("ROLLBACK")
+            if bulk:
+                self.db.execute("PRAGMA foreign_keys=ON")
             raise
         self._depth = 0
         self.db.execute("COMMIT")
+        if bulk:
+            self.db.execute("PRAGMA foreign_keys=ON")
 
     def close(self) -> None:
         self.db.close()

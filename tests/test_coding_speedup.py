@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from casecoder import coding
@@ -207,6 +207,7 @@ def test_required_literals(pattern, expected):
 @settings(max_examples=300, deadline=None)
 @given(text=st.text(alphabet="未来没有不断仅可或缺无论缝尚难以缺乏少，x", max_size=40),
        extra=st.lists(st.sampled_from(["不可", "没有人", "不", "来", "尚"]), max_size=2))
+@example(text="尚未", extra=["尚"])
 def test_cue_regex_equals_direct_form(text, extra):
     cues = coding.DEFAULT_CUES + ("尚未来",)
     exceptions = coding.DEFAULT_CUE_EXCEPTIONS + tuple(extra)

@@ -331,3 +331,16 @@ def test_case_index_is_up_to_date(runner, tmp_path):
     assert len(rows) == 23
     interviews = sum(len(x.split(",")[-3].split()) for x in rows[1:] if "interviews/" in x)
     assert interviews >= 6
+
+
+def test_bulk_transaction_checks_references_and_rolls_back(project):
+    with Store(project) as store:
+        before = store.count("codings")
+        with pytest.raises(CasecoderError) as err, store.transaction(bulk=("codings",)):
+            store.db.execute(
+                "INSERT INTO passes (name, coder, options) VALUES ('p', 'me', '{}')")
+            store.add_codings([("p", 999999, "x", 0, 1, "[]", "", 1.0, "me", 1, None)])
+        assert err.value.code == "CC009"
+        assert store.count("codings") == before
+        assert store.db.execute("SELECT 1 FROM passes WHERE name = 'p'").fetchone() is None
+        assert store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1

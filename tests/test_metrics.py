@@ -21,6 +21,9 @@ CASES = [
     ("平台覆盖群众超过50万人次。", [("平台覆盖群众", None, 50, None, "万人次", "level")]),
     ("参与率由３０％提高到６５％。", [("参与率", 30, 65, 35, "%", "up")]),
     ("事故率下降了3个百分点。", [("事故率", None, None, -3, "个百分点", "down")]),
+    ("满意度从30%提升到了65%。", [("满意度", 30, 65, 35, "%", "up")]),
+    ("而群众满意度从30%提升到65%。", [("群众满意度", 30, 65, 35, "%", "up")]),
+    ("办理时间缩短到了3天。", [("办理时间", None, 3, None, "天", "down")]),
 ]
 
 
@@ -46,3 +49,27 @@ def test_never_crashes_and_spans_valid(text):
     for h in extract(text):
         assert 0 <= h.start < h.end <= len(text)
         assert h.direction in ("up", "down", "level")
+
+
+_PIECES = ["从", "由", "分别", "提升", "下降", "至", "到了", "了", "达", "累计办理业务", "超过",
+           "新增", "个百分点", "%", "万件", "天", "、", "，", "。", "的水平", "幅度达",
+           "满意度", "群众参与率与覆盖率", "12", "3.5", "６５", "0", "7"]
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=40))
+def test_digit_windows_find_what_a_full_scan_finds(pieces):
+    from casecoder.metrics import scan
+
+    text = "".join(pieces)
+    assert extract(text) == scan(text, 0, [(0, len(text))])
+
+
+def test_digit_windows_on_the_corpus():
+    from pathlib import Path
+
+    from casecoder.metrics import scan
+
+    root = Path(__file__).resolve().parent.parent / "cases"
+    for f in sorted(root.glob("C*.md")):
+        text = f.read_text(encoding="utf-8")
+        assert extract(text) == scan(text, 0, [(0, len(text))]), f.name
