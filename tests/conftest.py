@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from typer.testing import CliRunner
 
 from casecoder.cli.main import app
@@ -12,6 +13,13 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 CASES = ROOT / "cases"
 CODEBOOK = Path(os.environ.get("CASECODER_TEST_CODEBOOK", ROOT / "codebooks" / "governance.yaml"))
+
+# The test command is reproducible: property tests draw the same examples on every run
+# (and keep no example database). `HYPOTHESIS_PROFILE=explore pytest` draws fresh ones,
+# the way to hunt for new counter-examples before pinning them with @example.
+settings.register_profile("default", derandomize=True, database=None, deadline=None)
+settings.register_profile("explore", max_examples=500, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture
