@@ -16,7 +16,7 @@ from typing import Any
 
 from casecoder.document import Cite, Document, Inline
 from casecoder.errors import CasecoderError
-from casecoder.flags import BLOCKING
+from casecoder.flags import BLOCKING, sensitivity
 from casecoder.graph import Analysis, Evidence, case_graph, node_layer
 from casecoder.models import CONTEXT_IDS, Source
 from casecoder.queries import frame_id
@@ -393,7 +393,7 @@ def cross_case_summary(ctx: Context) -> Document:
     doc.h(1, t("notes"))
     _ul_or_note(ctx, doc, _implementation_items(ctx, [f.element for f in cores + conditional]),
                 "notes")
-    _method(ctx, doc)
+    _method(ctx, doc, sweep=True)
     return doc
 
 
@@ -602,7 +602,22 @@ def _action_zh(action: str) -> str:
             "no evidence in the corpus": "语料中无证据"}.get(action, action)
 
 
-def _method(ctx: Context, doc: Document) -> None:
+def _sweep_line(ctx: Context) -> list[str]:
+    """The threshold sweep of ``casecoder graph sensitivity``, in one line."""
+    sweep = sensitivity(ctx.analysis.records)
+    grid = ", ".join(f"{k} {min(v)}–{max(v)}" for k, v in sweep["grid"].items())
+    with_core = sum(1 for r in sweep["runs"] if r["cores"])
+    line = (f"threshold sweep (casecoder graph sensitivity): {sweep['settings']} settings "
+            f"({grid}); transferable cores in {with_core} of them")
+    if sweep["core_max_necessity"]:
+        top = max(sweep["core_max_necessity"].values())
+        who = [e for e, v in sweep["core_max_necessity"].items() if v == top]
+        line += (f"; the highest necessity threshold at which an element is one: {top} "
+                 f"({', '.join(who)})")
+    return [line + "."]
+
+
+def _method(ctx: Context, doc: Document, sweep: bool = False) -> None:
     a = ctx.analysis
     cb = a.data.codebook
     th = a.thresholds
@@ -617,6 +632,7 @@ def _method(ctx: Context, doc: Document) -> None:
          f"difference={th.difference}"],
         ["Outcome = case result 'success' (partial and failure count as not success); "
          "unknown conditions are left out of the counts that need them."],
+        *([_sweep_line(ctx)] if sweep else []),
     ])
 
 

@@ -387,29 +387,45 @@ def transfers_for(records: list[CaseRecord], element: str, target: Target) -> li
 
 # -- sensitivity ------------------------------------------------------------------------
 
+DEFAULT_GRID: dict[str, list[Any]] = {
+    "necessity": [0.5, 0.6, 0.7, 0.8, 0.9, 1.0], "min_support": [2, 3, 4, 5],
+    "min_regions": [1, 2, 3], "relevance": [0.3, 0.5, 0.7]}
+
+
 def sensitivity(records: list[CaseRecord], grid: dict[str, list[Any]] | None = None,
                 ) -> dict[str, Any]:
     """Re-flag under every combination of the thresholds in ``grid``.
 
-    Returns, per element, the share of settings under which it is a transferable core,
-    and the flag counts of each setting.
+    Thresholds not in ``grid`` keep their defaults. Returns the grid, the number of
+    settings, per element the share of settings under which it is a transferable core
+    and the highest necessity threshold at which it is one (``core_max_necessity``), and
+    the cores and conditional-core count of each setting.
     """
     import itertools
 
-    grid = grid or {"necessity": [0.8, 0.85, 0.9, 0.95, 1.0], "min_support": [2, 3, 4, 5],
-                    "min_regions": [1, 2, 3], "relevance": [0.3, 0.5, 0.7]}
+    grid = grid or DEFAULT_GRID
+    fields = set(Thresholds.__dataclass_fields__)
+    for name, values in grid.items():
+        if name not in fields or not values:
+            raise CasecoderError("CC405", name=name, value=values,
+                                 expected="a threshold among " + ", ".join(sorted(fields))
+                                 + " with at least one value")
     keys = sorted(grid)
     runs = []
     core_count: dict[str, int] = {}
+    core_nec: dict[str, float] = {}
     combos = list(itertools.product(*(grid[k] for k in keys)))
     for values in combos:
-        th = Thresholds(**dict(zip(keys, values, strict=True)))
+        setting = dict(zip(keys, values, strict=True))
+        th = Thresholds(**setting)
         flags = element_flags(records, th)
         cores = sorted(f.element for f in flags if f.flag == "transferable core")
         for e in cores:
             core_count[e] = core_count.get(e, 0) + 1
-        runs.append({"thresholds": dict(zip(keys, values, strict=True)), "cores": cores,
+            core_nec[e] = max(core_nec.get(e, 0.0), th.necessity)
+        runs.append({"thresholds": setting, "cores": cores,
                      "conditional": sum(f.flag == "conditional core" for f in flags)})
-    return {"settings": len(combos),
+    return {"grid": {k: list(grid[k]) for k in keys}, "settings": len(combos),
             "core_share": {e: round(n / len(combos), 4) for e, n in sorted(core_count.items())},
+            "core_max_necessity": dict(sorted(core_nec.items())),
             "runs": runs}

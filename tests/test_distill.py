@@ -169,3 +169,15 @@ def test_html_report_renders_chinese_in_chromium(outputs, tmp_path):
     assert ink > 500, "the page rendered no text"
     changed = int((np.asarray(ImageChops.difference(a, b)) > 40).sum())
     assert changed > 300, "Chinese title renders like missing-glyph boxes"
+
+
+def test_method_note_states_the_computed_threshold_sweep(outputs):
+    out, _summary = outputs
+    sweep = json.loads((out / "data" / "sensitivity.json").read_text(encoding="utf-8"))
+    text = (out / "summaries" / "cross-case.md").read_text(encoding="utf-8")
+    line = next(x for x in text.splitlines() if x.startswith("- threshold sweep"))
+    with_core = sum(1 for r in sweep["runs"] if r["cores"])
+    assert f"{sweep['settings']} settings" in line
+    assert f"transferable cores in {with_core} of them" in line
+    if sweep["core_max_necessity"]:
+        assert f"{max(sweep['core_max_necessity'].values())} (" in line

@@ -98,3 +98,12 @@ def test_sensitivity_shares():
     assert out["settings"] == 4
     assert out["core_share"]["mech.x"] == 0.5  # core when min_support=3, not 5
     assert out["core_share"]["mech.d.platform"] == 0.25
+    assert out["grid"] == {"min_support": [3, 5], "necessity": [0.7, 1.0]}
+    assert out["core_max_necessity"]["mech.x"] == 1.0
+    assert [r["thresholds"] for r in out["runs"]][0] == {"min_support": 3, "necessity": 0.7}
+
+
+def test_sensitivity_refuses_an_unknown_threshold():
+    with pytest.raises(CasecoderError) as exc:
+        sensitivity(RECORDS, {"necesity": [0.9]})
+    assert exc.value.code == "CC405"

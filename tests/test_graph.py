@@ -159,7 +159,24 @@ def test_graph_cli(analysed, runner, tmp_path):
     assert r.exit_code == 1 and "[CC405]" in r.output
     r = invoke(runner, "graph", "sensitivity", "--project", project, "--codebook", MINI,
                "--json")
-    assert r.exit_code == 0 and json.loads(r.output)["settings"] == 180
+    sweep = json.loads(r.output)
+    assert r.exit_code == 0 and sweep["settings"] == 6 * 4 * 3 * 3
+    assert sweep["grid"]["necessity"] == [0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
+    r = invoke(runner, "graph", "sensitivity", "--project", project, "--codebook", MINI,
+               "--json", "--grid", "necessity=0.9,0.5", "--grid", "min_support=1",
+               "--grid", "min_regions=1", "--grid", "min-settings=1")
+    sweep = json.loads(r.output)
+    assert sweep["settings"] == 2 * 3 and sweep["grid"]["necessity"] == [0.5, 0.9]
+    assert sweep["core_share"]["mech.mediation"] == 1.0
+    assert sweep["core_max_necessity"]["mech.mediation"] == 0.9
+    r = invoke(runner, "graph", "sensitivity", "--project", project, "--codebook", MINI,
+               "--grid", "min_support=1")
+    assert r.exit_code == 0 and "max necessity" in r.output
+    for bad, err in (("nonsense=1", "CC008"), ("min_support=a", "CC008"),
+                     ("necessity", "CC008"), ("necessity=1.5", "CC405")):
+        r = invoke(runner, "graph", "sensitivity", "--project", project, "--codebook", MINI,
+                   "--grid", bad)
+        assert r.exit_code == 1 and f"[{err}]" in r.output, (bad, r.output)
 
 
 def test_graph_on_empty_pass(project, runner):

@@ -103,4 +103,7 @@ def run(
     summary = run_pipeline(cases, out, codebook, lang=lang, jobs=jobs, step=step)
     typer.echo(f"{summary['cases']} cases, {summary['codings']} codings, {summary['links']} "
                f"links, {summary['documents']} documents, {summary['files']} files in {out}")
-    typer.echo("transferable core: " + ", ".join(summary["flags"]["transferable core"]))
+    for flag in ("transferable core", "conditional core"):
+        elements = summary["flags"].get(flag, [])
+        typer.echo(f"{flag}: " + (", ".join(elements) if elements else
+                                  "none under these thresholds (sweep: data/sensitivity.json)"))

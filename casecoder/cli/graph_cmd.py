@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from casecoder.cli.common import JsonOpt, ProjectOpt, emit_json, make_app, table
+from casecoder.errors import CasecoderError
 
 app = make_app("Mechanism graphs, flags and their sensitivity.\n\n"
                "Example: casecoder graph build && casecoder graph flags")
@@ -176,25 +177,62 @@ def flags(
     typer.echo(f"thresholds: {th.__dict__}")
 
 
+GridOpt = Annotated[list[str] | None, typer.Option(
+    "--grid", help="Values to sweep for one threshold, NAME=V1,V2,… (repeatable; the others "
+    "keep the default grid).")]
+
+
+def _grid(specs: list[str]) -> dict[str, list[Any]]:
+    from casecoder.flags import DEFAULT_GRID, Thresholds
+
+    grid = dict(DEFAULT_GRID)
+    kinds = {name: f.type for name, f in Thresholds.__dataclass_fields__.items()}
+    for spec in specs:
+        name, _, values = spec.partition("=")
+        name = name.strip().replace("-", "_")
+        if name not in kinds or not values.strip():
+            raise CasecoderError("CC008", option="--grid", value=spec,
+                                 expected="NAME=V1,V2,… with NAME one of "
+                                 + ", ".join(sorted(kinds)))
+        cast = int if kinds[name] in (int, "int") else float
+        try:
+            grid[name] = sorted({cast(v) for v in values.split(",") if v.strip()})
+        except ValueError:
+            raise CasecoderError("CC008", option="--grid", value=spec,
+                                 expected=f"{cast.__name__} values for {name}") from None
+    return grid
+
+
 @app.command()
 def sensitivity(project: ProjectOpt = Path("."), pass_name: PassOpt = "rules",
-                codebook: CodebookOpt = DEFAULT_CODEBOOK, as_json: JsonOpt = False) -> None:
+                codebook: CodebookOpt = DEFAULT_CODEBOOK, grid: GridOpt = None,
+                as_json: JsonOpt = False) -> None:
     """Sweep the core thresholds and report how stable each element's core flag is.
 
-    Example: casecoder graph sensitivity --json
+    The default grid: necessity 0.5–1.0, min_support 2–5, min_regions 1–3 and relevance
+    0.3–0.7; --grid replaces the values of one threshold.
+
+    Example: casecoder graph sensitivity --grid necessity=0.5,0.6,0.7 --grid min_support=3
     """
     from casecoder.flags import sensitivity as sweep
 
+    values = _grid(grid or [])
     a = _analysis(project, pass_name, codebook)
-    result = sweep(a.records)
+    result = sweep(a.records, values)
     if as_json:
         emit_json(result)
         return
-    typer.echo(f"{result['settings']} threshold settings; share in which each element is a "
-               "transferable core:")
-    typer.echo(table([[e, f"{s:.2f}"] for e, s in sorted(result["core_share"].items(),
-                                                         key=lambda x: (-x[1], x[0]))],
-                     ["element", "core share"]))
+    typer.echo(f"{result['settings']} threshold settings: "
+               + "; ".join(f"{k} {', '.join(map(str, v))}" for k, v in result["grid"].items()))
+    if not result["core_share"]:
+        typer.echo("No element is a transferable core in any of them.")
+        return
+    typer.echo("Share of settings in which each element is a transferable core, and the "
+               "highest necessity threshold at which it is one:")
+    typer.echo(table([[e, f"{s:.2f}", f"{result['core_max_necessity'][e]:.2f}"]
+                      for e, s in sorted(result["core_share"].items(),
+                                         key=lambda x: (-x[1], x[0]))],
+                     ["element", "core share", "max necessity"]))
 
 
 def adapt(
