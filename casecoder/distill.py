@@ -480,8 +480,10 @@ def _theory_items(ctx: Context, case_id: str | None, mechs: list[str]) -> list[l
 def _precondition_sentence(ctx: Context, f: Any, p: Any) -> list[Inline]:
     cites = [front_matter_cite(ctx, c, p.condition) for c in p.cases_without[:3]]
     if ctx.lang == "zh":
-        lead = ("需要" if p.status == "precondition" else "在缺乏时失败（必要性未检验）：")
-        s = (f"{ctx.label(f.element)}{lead}“{_cond_label(ctx, p.condition)}”：已知该条件的"
+        cond = _cond_label(ctx, p.condition)
+        lead = (f"需要“{cond}”" if p.status == "precondition" else
+                f"在缺乏“{cond}”时失败（必要性未检验）")
+        s = (f"{ctx.label(f.element)}{lead}：已知该条件的"
              f"{p.necessity_n}个成功案例中{p.necessity_k}个具备；缺乏该条件的"
              f"{p.without_c_total}个案例中{p.without_c_success}个成功"
              f"（{'、'.join(p.cases_without)}）。")
@@ -750,7 +752,9 @@ def teaching_note(ctx: Context, case_id: str, diagram_png: bytes | None) -> Docu
              if ctx.lang == "zh" else
              f"{ctx.label(m)}: {f.flag} ({f.support}/{f.successes} successful cases). ")
         pts.append([s, *_cites(first_cite(ctx, case_id, m))])
-    pts += _precondition_items(ctx, [m for m in mechs if m in flags])
+    # preconditions of every coded element of the case, practices included: a platform's
+    # need for network infrastructure is a practice-level lesson
+    pts += _precondition_items(ctx, [e for e in elements if e in flags])
     doc.ul(pts)
     doc.h(1, t("plan"))
     plan = ([["0–10分钟", "阅读案例正文，明确决策点"], ["10–35分钟", "小组讨论启发思考题"],
