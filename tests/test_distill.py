@@ -181,3 +181,27 @@ def test_method_note_states_the_computed_threshold_sweep(outputs):
     assert f"transferable cores in {with_core} of them" in line
     if sweep["core_max_necessity"]:
         assert f"{max(sweep['core_max_necessity'].values())} (" in line
+
+
+def test_teaching_notes_name_the_blocking_preconditions_of_their_elements(outputs):
+    from casecoder.codebook import load_codebook
+    from casecoder.flags import BLOCKING
+    from casecoder.graph import analyse
+
+    out, _summary = outputs
+    with Store(out / "project") as store:
+        a = analyse(store, "rules", load_codebook(CODEBOOK))
+    flags = {f.element: f for f in a.flags}
+    checked = 0
+    for case_id, elements in sorted(a.data.elements.items()):
+        note = (out / "teaching" / case_id / "note.md").read_text(encoding="utf-8")
+        points = note.split("## 关键要点", 1)[1].split("\n## ", 1)[0]
+        for e in sorted(elements & flags.keys()):
+            for p in flags[e].preconditions:
+                if p.status in BLOCKING:
+                    line = next((x for x in points.splitlines()
+                                 if f"（{e}）" in x and f"（{p.condition}）" in x), None)
+                    assert line is not None, (case_id, e, p.condition)
+                    assert f"{p.without_c_success}个成功" in line
+                    checked += 1
+    assert checked > 0
