@@ -13,7 +13,9 @@ Each stage runs in a fresh subprocess so that its peak memory (ru_maxrss) is its
   (each figure the least of five runs, the one least disturbed by other load);
 * a control: how much faster 2 processes run a pure-Python loop than 1 on this machine
   (the ceiling against which the jieba figure is read);
-* cross-case graph and all flags for 10,000 synthetic cases.
+* cross-case graph and all flags for 10,000 synthetic cases;
+* intercoder agreement with 1,000 bootstrap resamples on 100,000 units and 5 codes;
+* set-theoretic analysis (truth table, the three solutions) with 12 fuzzy conditions.
 """
 
 from __future__ import annotations
@@ -207,8 +209,45 @@ def stage_graph(a: dict) -> dict:
             "evidence_edges": an.evidence.number_of_edges(), "peak_mb": _peak_mb()}
 
 
+def stage_agree(a: dict) -> dict:
+    import numpy as np
+
+    from casecoder.agree import AgreementInput, agreement
+
+    rng = np.random.default_rng(0)
+    n, k = a.get("units", 100_000), 5
+    x = rng.random((n, k)) < 0.2
+    y = x ^ (rng.random((n, k)) < 0.1)
+    codes = [f"c{j}" for j in range(k)]
+    inp = AgreementInput(list(range(n)), codes,
+                         {i: {codes[j] for j in np.flatnonzero(x[i])} for i in range(n)},
+                         {i: {codes[j] for j in np.flatnonzero(y[i])} for i in range(n)})
+    t = time.perf_counter()
+    report = agreement(inp, bootstrap=1000, seed=0)
+    dt = time.perf_counter() - t
+    return {"units": n, "codes": k, "bootstrap": 1000, "seconds": dt,
+            "kappa": report.overall.kappa, "peak_mb": _peak_mb()}
+
+
+def stage_qca(a: dict) -> dict:
+    import numpy as np
+
+    from casecoder import qca
+
+    rng = np.random.default_rng(7)
+    n, k = 30, a.get("conditions", 12)
+    x = np.round(rng.random((n, k)) * 0.8 + 0.1, 2)
+    y = np.clip(x[:, :3].min(axis=1) + rng.normal(0, 0.15, n), 0, 1)
+    table = qca.QcaTable.from_columns({f"C{j}": x[:, j] for j in range(k)} | {"Y": y})
+    t = time.perf_counter()
+    result = qca.run(table, "Y", incl_cut=0.75, dir_exp={f"C{j}": 1 for j in range(3)})
+    dt = time.perf_counter() - t
+    return {"cases": n, "conditions": k, "seconds": dt,
+            "parsimonious_models": len(result.parsimonious.models), "peak_mb": _peak_mb()}
+
+
 STAGES = {"ingest": stage_ingest, "code": stage_code, "jieba": stage_jieba, "cpu": stage_cpu,
-          "graph": stage_graph}
+          "graph": stage_graph, "agree": stage_agree, "qca": stage_qca}
 
 
 def main() -> None:
@@ -239,6 +278,8 @@ def main() -> None:
         results["jieba"] = child("jieba", {"corpus": str(full), "bytes": b_full})
         results["cpu_ceiling"] = child("cpu", {})
         results["graph_10000"] = child("graph", {"cases": 10000})
+        results["agree_100k"] = child("agree", {"units": 100_000})
+        results["qca_12"] = child("qca", {"conditions": 12})
         out = Path(ns.out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -73,44 +73,63 @@ class TextDisagreement:
                 "coded_by": self.coded_by, "pass": self.pass_name, "text": self.text}
 
 
+SOURCE_SCOPES = ("either", "both", "all")
+
+
 @dataclass(frozen=True)
 class ComparedSources:
-    """Which current sources two passes coded.
+    """Which current sources two passes coded, and which are compared.
 
     Parameters
     ----------
     shared : list of Source
-        Sources both passes coded, sorted by name: the sources compared.
+        The sources compared, sorted by name (see :func:`compared_sources`).
     only_a, only_b : list of str
-        Names of the sources only pass A, only pass B coded (left out of the comparison).
+        Names of the sources only pass A, only pass B coded.
+    scope : str
+        How ``shared`` was chosen: ``either``, ``both`` or ``all``.
     """
 
     shared: list[Source]
     only_a: list[str]
     only_b: list[str]
+    scope: str = "either"
 
     def as_dict(self) -> dict[str, Any]:
         return {"compared": [s.name for s in self.shared], "only_a": self.only_a,
-                "only_b": self.only_b}
+                "only_b": self.only_b, "scope": self.scope}
 
 
-def compared_sources(store: Store, pass_a: str, pass_b: str) -> ComparedSources:
-    """The current sources both passes coded, and those only one of them coded.
+def compared_sources(store: Store, pass_a: str, pass_b: str, scope: str = "either",
+                     ) -> ComparedSources:
+    """The current sources compared, and those only one pass coded.
+
+    ``scope`` chooses the sources: ``either`` (default) every source either pass coded:
+    a source one coder left without any coding counts as that coder finding no code
+    there, so skipping a source lowers agreement instead of hiding; ``both`` only the
+    sources both passes coded (for a second coder who coded a sample of the sources);
+    ``all`` every current source of the project.
 
     Raises
     ------
     CasecoderError
-        CC006 for an unknown pass.
+        CC006 for an unknown pass; CC008 for an unknown ``scope``.
     """
+    if scope not in SOURCE_SCOPES:
+        raise CasecoderError("CC008", option="--sources", value=scope,
+                             expected=" | ".join(SOURCE_SCOPES))
     store.require_pass(pass_a)
     store.require_pass(pass_b)
     coded_a = _coded_source_ids(store, pass_a)
     coded_b = _coded_source_ids(store, pass_b)
     sources = store.sources()
+    wanted = {"either": coded_a | coded_b, "both": coded_a & coded_b,
+              "all": {s.id for s in sources}}[scope]
     return ComparedSources(
-        shared=[s for s in sources if s.id in coded_a and s.id in coded_b],
+        shared=[s for s in sources if s.id in wanted],
         only_a=[s.name for s in sources if s.id in coded_a and s.id not in coded_b],
         only_b=[s.name for s in sources if s.id in coded_b and s.id not in coded_a],
+        scope=scope,
     )
 
 
@@ -123,6 +142,7 @@ def pass_agreement(
     level: str = "frame",
     bootstrap: int = 1000,
     seed: int = 0,
+    sources: str = "either",
 ) -> tuple[AgreementReport, list[TextDisagreement]]:
     """Agreement between two passes of a project, per code and pooled.
 
@@ -143,6 +163,8 @@ def pass_agreement(
         Bootstrap resamples for the 95% intervals; 0 computes none.
     seed : int, default=0
         Seed of the bootstrap.
+    sources : {"either", "both", "all"}, default="either"
+        Which sources are compared (:func:`compared_sources`).
 
     Returns
     -------
@@ -157,7 +179,8 @@ def pass_agreement(
     ------
     CasecoderError
         CC006 for an unknown pass; CC008 for an unknown ``unit`` or ``level`` or a
-        negative ``bootstrap``; CC701 when the passes share no coded source.
+        negative ``bootstrap`` or an unknown ``sources``; CC701 when no source is
+        compared.
     """
     from casecoder.agree import agreement, iter_disagreements, units_from_spans
     from casecoder.queries import frame_id
@@ -167,7 +190,7 @@ def pass_agreement(
                              expected="sentence or character")
     if level not in LEVELS:
         raise CasecoderError("CC008", option="--level", value=level, expected="frame or code")
-    compared = compared_sources(store, pass_a, pass_b)
+    compared = compared_sources(store, pass_a, pass_b, sources)
     if not compared.shared:
         raise CasecoderError("CC701", a=pass_a, b=pass_b)
     by_id = {s.id: s for s in compared.shared}

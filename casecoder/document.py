@@ -17,15 +17,11 @@ import base64
 import html
 import io
 import json
-import zipfile
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Union
 
-from casecoder.fileio import write_bytes, write_text
-
-FIXED_TIME = datetime(2000, 1, 1, 0, 0, 0)
+from casecoder.fileio import FIXED_TIME, stable_zip, write_bytes, write_text
 
 
 @dataclass(frozen=True)
@@ -291,19 +287,8 @@ def to_docx(doc: Document) -> bytes:
                             f" · “{c.quote}”")
     buf = io.BytesIO()
     d.save(buf)
-    return _fix_zip(buf.getvalue())
+    return stable_zip(buf.getvalue())
 
-
-def _fix_zip(data: bytes) -> bytes:
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
-        for info in src.infolist():
-            zi = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            zi.compress_type = zipfile.ZIP_DEFLATED
-            zi.external_attr = 0o644 << 16
-            dst.writestr(zi, src.read(info.filename))
-    return out.getvalue()
 
 
 # -- writing ---------------------------------------------------------------------------------

@@ -67,6 +67,11 @@ CATALOGUE: dict[str, ErrorDef] = {
         "Row {rowid} of table {table} refers to a missing row of {parent}. The whole "
         "change was rolled back; the project is as it was before the command.",
     ),
+    "CC010": ErrorDef(
+        "project",
+        "No case or source attribute named {name!r} (option {option}). Known attributes: "
+        "{known}.",
+    ),
     # --- CC1xx ingest ------------------------------------------------------------
     "CC101": ErrorDef(
         "ingest",
@@ -289,8 +294,8 @@ CATALOGUE: dict[str, ErrorDef] = {
     # --- CC7xx review, agreement and suggestions -----------------------------------------
     "CC701": ErrorDef(
         "agree",
-        "Passes {a!r} and {b!r} share no coded sources; agreement needs units both "
-        "coders saw.",
+        "Passes {a!r} and {b!r} leave no source to compare (with --sources both: they share "
+        "no coded source); agreement needs units both coders saw.",
     ),
     "CC702": ErrorDef(
         "suggest",

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import tempfile
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import IO
 
 from casecoder.errors import CasecoderError
+
+FIXED_TIME = datetime(2000, 1, 1, 0, 0, 0)
+"""The creation and modification time written into Office documents, so that the same
+content gives the same bytes."""
+_MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
 
 
 @contextmanager
@@ -55,3 +64,22 @@ def write_bytes(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
     with atomic_write(path, "wb", encoding=None) as fh:
         fh.write(data)
+
+
+def stable_zip(data: bytes) -> bytes:
+    """Rewrite an Office archive (.docx, .xlsx) so that the same content gives the same
+    bytes: every member dated 1980-01-01 with mode 0644, and the document's modification
+    time (which python-docx and openpyxl set to now on save) set to :data:`FIXED_TIME`."""
+    stamp = FIXED_TIME.isoformat(timespec="seconds").encode() + b"Z"
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as zin, \
+            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            body = zin.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                body = _MODIFIED.sub(rb"\g<1>" + stamp + rb"\g<2>", body)
+            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = 0o644 << 16
+            zout.writestr(fixed, body)
+    return out.getvalue()

@@ -53,6 +53,28 @@ def attribute(case: Case | None, name: str) -> str:
     return str(case.attributes.get(name, "unknown"))
 
 
+def known_attributes(store: Store) -> list[str]:
+    """The attribute names a count or a filter can use: ``case``, ``result``, ``kind``,
+    the ``ctx.*`` conditions, and every key of the cases' and sources' attributes."""
+    from casecoder.models import CONTEXT_IDS
+
+    names = {"case", "result", "kind", *CONTEXT_IDS}
+    for c in store.cases():
+        names.update(c.attributes)
+        names.update(c.conditions)
+    for src in store.sources():
+        names.update(k for k, v in src.attributes.items()
+                     if not k.startswith("_") and not isinstance(v, (dict, list)))
+    return sorted(names)
+
+
+def require_attribute(store: Store, name: str, option: str) -> None:
+    """Refuse an attribute name no case or source has (a typo would count nothing)."""
+    known = known_attributes(store)
+    if name not in known:
+        raise CasecoderError("CC010", name=name, option=option, known=", ".join(known))
+
+
 def code_frequencies(store: Store, pass_name: str, by: str = "case", level: str = "frame",
                      ) -> tuple[list[str], list[str], dict[tuple[str, str], int]]:
     """Coded units per code and per value of ``by`` (case, region, setting, …).
@@ -60,6 +82,7 @@ def code_frequencies(store: Store, pass_name: str, by: str = "case", level: str 
     Returns the code ids, the column values and the counts.
     """
     store.require_pass(pass_name)
+    require_attribute(store, by, "--by")
     by_source, _ = case_attributes(store)
     seen: set[tuple[str, int, int, int]] = set()
     counts: Counter = Counter()
@@ -84,19 +107,59 @@ def unit_codes(codings: Iterable[Coding], level: str = "frame"
     return out
 
 
-def cooccurrence(store: Store, pass_name: str, level: str = "frame",
+COOCCURRENCE_SCOPES = ("overlap", "unit", "source", "case")
+
+
+def cooccurrence(store: Store, pass_name: str, level: str = "frame", scope: str = "overlap",
                  ) -> tuple[list[str], dict[tuple[str, str], int]]:
-    """Units coded with both codes, for every pair (the diagonal counts single codes)."""
+    """How often two codes occur together, for every pair; symmetric.
+
+    ``scope`` says what "together" means:
+
+    * ``overlap`` (default, as ATLAS.ti and MAXQDA count it): a coded segment of one code
+      and a coded segment of the other whose spans in a source share at least one
+      character; the count is the number of such pairs of segments. The diagonal is the
+      number of coded segments (distinct spans) of the code.
+    * ``unit``: the same span coded with both (rule codings code whole units, so for them
+      this equals ``overlap``); counts spans.
+    * ``source`` / ``case``: both codes somewhere in the same source / case; counts sources
+      / cases (sources without a case are left out of ``case``).
+    """
+    if scope not in COOCCURRENCE_SCOPES:
+        raise CasecoderError("CC008", option="--scope", value=scope,
+                             expected=" | ".join(COOCCURRENCE_SCOPES))
     store.require_pass(pass_name)
-    units = unit_codes(store.codings(pass_name), level)
+    spans = {(c.source_id, c.start_char, c.end_char, _level(c.code, level))
+             for c in store.codings(pass_name)}
     counts: Counter = Counter()
-    for codes in units.values():
-        ordered = sorted(codes)
-        for i, a in enumerate(ordered):
-            for b in ordered[i:]:
-                counts[(a, b)] += 1
-                if a != b:
-                    counts[(b, a)] += 1
+    groups: dict[Any, set[str]] = defaultdict(set)
+    if scope == "overlap":
+        by_source: dict[int, list[tuple[int, int, str]]] = defaultdict(list)
+        for sid, s, e, code in spans:
+            by_source[sid].append((s, e, code))
+        for segs in by_source.values():
+            segs.sort()
+            for i, (_s, e, a) in enumerate(segs):
+                counts[(a, a)] += 1
+                for s2, _e2, b in segs[i + 1:]:
+                    if s2 >= e:  # sorted by start: nothing further overlaps
+                        break
+                    if a != b:
+                        counts[(a, b)] += 1
+                        counts[(b, a)] += 1
+    else:
+        case_of = store.case_of_source() if scope == "case" else {}
+        for sid, s, e, code in spans:
+            key = {"unit": (sid, s, e), "source": sid}.get(scope, case_of.get(sid))
+            if key is not None:
+                groups[key].add(code)
+        for codes in groups.values():
+            ordered = sorted(codes)
+            for i, a in enumerate(ordered):
+                for b in ordered[i:]:
+                    counts[(a, b)] += 1
+                    if a != b:
+                        counts[(b, a)] += 1
     codes = sorted({a for a, _ in counts})
     return codes, dict(counts)
 
@@ -141,6 +204,8 @@ def quotes(store: Store, code: str, where: Iterable[str] = (), pass_name: str | 
     result, a ``ctx.*`` condition, case) or source attributes; all must hold.
     """
     conditions = parse_where(where)
+    for key, _value in conditions:
+        require_attribute(store, key, "--where")
     by_source, _ = case_attributes(store)
     sources = {s.id: s for s in store.sources()}
     if pass_name:
@@ -167,7 +232,7 @@ def quotes(store: Store, code: str, where: Iterable[str] = (), pass_name: str | 
         out.append(Passage(source=src.name, case=src.case_id, code=c.code,
                            start_char=c.start_char, end_char=c.end_char,
                            quote=t[c.start_char:c.end_char],
-                           before=t[max(0, c.start_char - context):c.start_char],
+                           before=t[max(src.body_start, c.start_char - context):c.start_char],
                            after=t[c.end_char:c.end_char + context], evidence=c.evidence,
                            pass_name=c.pass_name))
     return out

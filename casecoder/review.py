@@ -29,12 +29,11 @@ import zipfile
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from casecoder.errors import CasecoderError
-from casecoder.fileio import write_bytes, write_text
+from casecoder.fileio import FIXED_TIME, stable_zip, write_bytes, write_text
 from casecoder.models import Codebook, Coding
 from casecoder.store import Store
 
@@ -47,7 +46,6 @@ CONTEXT = 60
 MODEL_PREFIX = "model:"
 CODE_ID = re.compile(r"^[^\s.]+(\.[^\s.]+)*$")
 #: Workbook timestamps: fixed, so the same review exports to the same bytes.
-FIXED_TIME = datetime(2000, 1, 1, 0, 0, 0)
 SHEET = "review"
 STATE_DIR = "review-state"
 HELP_LINE = "a accept  r reject  c recode  s skip  b back  q quit"
@@ -264,27 +262,8 @@ def _xlsx(recs: list[dict[str, Any]], pass_name: str) -> bytes:
     wb.properties.modified = FIXED_TIME
     buf = io.BytesIO()
     wb.save(buf)
-    return _fixed_zip_times(buf.getvalue())
+    return stable_zip(buf.getvalue())
 
-
-def _fixed_zip_times(data: bytes) -> bytes:
-    """Rewrite an XLSX archive byte-stable: every member dated 1980-01-01, and the
-    workbook's modification time (which openpyxl sets to now on save) set to
-    :data:`FIXED_TIME`."""
-    stamp = FIXED_TIME.isoformat(timespec="seconds") + "Z"
-    modified = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
-    out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(data)) as zin, \
-            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
-        for info in zin.infolist():
-            body = zin.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                body = modified.sub(rb"\g<1>" + stamp.encode() + rb"\g<2>", body)
-            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            fixed.compress_type = zipfile.ZIP_DEFLATED
-            fixed.external_attr = 0o644 << 16
-            zout.writestr(fixed, body)
-    return out.getvalue()
 
 
 def _read_sheet(path: Path) -> list[tuple[int, dict[str, Any]]]:

@@ -416,15 +416,23 @@ class Store:
     def replace_pass(self, name: str, coder: str, codebook: str | None,
                      codebook_sha256: str | None, options: dict[str, Any],
                      run_id: int | None) -> None:
-        """Drop every coding, metric and link of pass ``name`` and (re)declare it.
+        """Drop the codings, metrics and links of pass ``name`` on the current sources and
+        (re)declare the pass.
 
-        Call inside a transaction together with the inserts of the new content.
+        What the pass holds on superseded versions of a source stays: re-running a pass
+        after a file changed never loses what was coded on the old text (queries read the
+        current versions; the old ones keep their codings). Call inside a transaction
+        together with the inserts of the new content.
         """
         for table in ("codings", "metrics", "links"):
-            self.db.execute(f"DELETE FROM {table} WHERE pass = ?", (name,))
+            self.db.execute(
+                f"DELETE FROM {table} WHERE pass = ? AND source_id IN "
+                "(SELECT id FROM sources WHERE current = 1)", (name,))
         self.db.execute(
-            "INSERT OR REPLACE INTO passes (name, coder, codebook, codebook_sha256, options,"
-            " run_id) VALUES (?,?,?,?,?,?)",
+            "INSERT INTO passes (name, coder, codebook, codebook_sha256, options, run_id)"
+            " VALUES (?,?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET coder = excluded.coder,"
+            " codebook = excluded.codebook, codebook_sha256 = excluded.codebook_sha256,"
+            " options = excluded.options, run_id = excluded.run_id",
             (name, coder, codebook, codebook_sha256, _dumps(options), run_id),
         )
 

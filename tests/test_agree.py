@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 import warnings
 
 import krippendorff
@@ -243,14 +242,14 @@ def test_rare_code_counts_undefined_resamples():
     assert "percent_agreement" not in e.bootstrap_undefined
 
 
-def test_bootstrap_is_fast_for_100k_units():
+def test_bootstrap_runs_on_100k_units():
+    # its speed is measured in bench/run.py (stage "agree"), not here
     rng = np.random.default_rng(0)
     n, k = 100_000, 5
     inp = matrix_input(*correlated(rng, n, k, p=0.2, flip=0.1))
-    start = time.perf_counter()
     report = agreement(inp, bootstrap=1000, seed=0)
-    assert time.perf_counter() - start < 20
-    assert report.overall.kappa_ci is not None
+    lo, hi = report.overall.kappa_ci
+    assert lo <= report.overall.kappa <= hi
 
 
 @pytest.mark.parametrize(
@@ -655,12 +654,10 @@ def test_character_units_scale_to_megabytes():
         return out
 
     ca, cb = codings(), codings()
-    start = time.perf_counter()
     inp = character_units(
         ca, cb, universe="sources", source_lengths=dict.fromkeys(range(10), length)
     )
     report = agreement(inp, bootstrap=1000, seed=0)
-    assert time.perf_counter() - start < 30
     assert inp.n_units == 10_000_000
     assert report.overall.n_units == 10_000_000 * 20
     assert report.overall.kappa_ci is not None

@@ -138,8 +138,8 @@ def test_statistics_match_reference_implementations(proj: Path, unit: str, level
 
 def test_frame_level_rolls_up_and_code_level_does_not(proj: Path) -> None:
     with Store(proj) as store:
-        frame, _ = pass_agreement(store, "a", "b", bootstrap=0)
-        code, _ = pass_agreement(store, "a", "b", level="code", bootstrap=0)
+        frame, _ = pass_agreement(store, "a", "b", bootstrap=0, sources="both")
+        code, _ = pass_agreement(store, "a", "b", level="code", bootstrap=0, sources="both")
     assert [e.code for e in frame.codes] == ["mech.coordination", "mech.demand",
                                              "mech.digital", "mech.mediation",
                                              "mech.participation", "out"]
@@ -161,6 +161,7 @@ def test_sentence_disagreements_carry_source_offsets_and_text(proj: Path) -> Non
         ("b.md", "mech.digital", "B"),
         ("b.md", "mech.digital", "A"),
         ("b.md", "mech.mediation", "B"),
+        ("c.txt", "out", "A"),
     ]
     for d in found:
         assert texts[d.source][d.start_char:d.end_char] == d.text
@@ -187,15 +188,45 @@ def test_codes_option_restricts_and_orders(proj: Path) -> None:
     assert {d.code for d in found} <= {"out", "mech.digital"}
 
 
-def test_only_shared_sources_are_compared(proj: Path) -> None:
+def test_sources_either_pass_coded_are_compared(proj: Path) -> None:
+    # c.txt was coded by A only: by default B's silence there counts as "no code"
     with Store(proj) as store:
         sources = compared_sources(store, "a", "b")
-        report, _ = pass_agreement(store, "a", "b", bootstrap=0)
+        report, found = pass_agreement(store, "a", "b", bootstrap=0)
         n_sentences = sum(len(store.segments(source_id=s.id, kind="sentence"))
                           for s in sources.shared)
-    assert [s.name for s in sources.shared] == ["a.txt", "b.md"]
+    assert [s.name for s in sources.shared] == ["a.txt", "b.md", "c.txt"]
     assert sources.only_a == ["c.txt"] and sources.only_b == []
-    assert report.n_units == n_sentences == 9
+    assert report.n_units == n_sentences == 10
+    assert report.by_code("out").only_a == 1
+    assert any(d.source == "c.txt" and d.coded_by == "A" for d in found)
+
+
+def test_sources_both_compares_only_shared_sources(proj: Path) -> None:
+    with Store(proj) as store:
+        sources = compared_sources(store, "a", "b", "both")
+        report, found = pass_agreement(store, "a", "b", bootstrap=0, sources="both")
+        everything = compared_sources(store, "a", "b", "all")
+    assert [s.name for s in sources.shared] == ["a.txt", "b.md"]
+    assert report.n_units == 9 and report.by_code("out").only_a == 0
+    assert all(d.source != "c.txt" for d in found)
+    assert [s.name for s in everything.shared] == ["a.txt", "b.md", "c.txt"]
+
+
+def test_skipping_a_source_lowers_agreement(proj: Path) -> None:
+    # B = A minus every coding of a.txt: "either" must not report perfect agreement
+    with Store(proj) as store:
+        rows = [r for r in store.db.execute(
+            "SELECT pass, source_id, code, start_char, end_char, evidence, rule, confidence,"
+            " coder, polarity, segment_id FROM codings WHERE pass = 'a'")]
+        a_txt = next(s.id for s in store.sources() if s.name == "a.txt")
+        with store.transaction():
+            store.replace_pass("skip", "human:skip", None, None, {}, None)
+            store.add_codings([("skip", *r[1:]) for r in rows if r[1] != a_txt])
+        either, _ = pass_agreement(store, "a", "skip", bootstrap=0)
+        both, _ = pass_agreement(store, "a", "skip", bootstrap=0, sources="both")
+    assert both.overall.kappa == 1.0
+    assert either.overall.kappa < 1.0
 
 
 def test_bootstrap_is_seeded(proj: Path) -> None:
@@ -212,8 +243,11 @@ def test_errors(proj: Path) -> None:
             pass_agreement(store, "a", "nope")
         assert exc.value.code == "CC006" and "'nope'" in exc.value.message
         with pytest.raises(CasecoderError) as exc:
-            pass_agreement(store, "b", "solo")
+            pass_agreement(store, "b", "solo", sources="both")
         assert exc.value.code == "CC701"
+        with pytest.raises(CasecoderError) as exc:
+            pass_agreement(store, "a", "b", sources="some")
+        assert exc.value.code == "CC008" and "--sources" in exc.value.message
         with pytest.raises(CasecoderError) as exc:
             pass_agreement(store, "a", "b", unit="paragraph")
         assert exc.value.code == "CC008" and "--unit" in exc.value.message
@@ -237,12 +271,13 @@ def _run(*args: object):  # noqa: ANN202
 
 
 def test_agree_command_prints_table_and_disagreements(proj: Path) -> None:
-    r = _run("agree", "a", "b", "--project", proj, "--bootstrap", 100, "--disagreements", 2)
+    r = _run("agree", "a", "b", "--project", proj, "--bootstrap", 100, "--disagreements", 2,
+             "--sources", "both")
     assert r.exit_code == 0, r.output
     out = r.stdout
     assert out.startswith("Agreement of A = 'a' and B = 'b': 9 sentence units in 2 sources "
                           "(level frame; 100 bootstrap resamples, seed 0)\n")
-    assert "Left out, coded by A only: c.txt" in out
+    assert "Coded by A only (left out): c.txt" in out
     header = next(line for line in out.splitlines() if line.startswith("code"))
     for column in ("kappa", "alpha", "agree %", "95% CI", "prevalence"):
         assert column in header
@@ -258,8 +293,8 @@ def test_agree_command_json(proj: Path) -> None:
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
     assert data["passes"] == {"A": "a", "B": "b"}
-    assert data["sources"] == {"compared": ["a.txt", "b.md"], "only_a": ["c.txt"],
-                               "only_b": []}
+    assert data["sources"] == {"compared": ["a.txt", "b.md", "c.txt"], "only_a": ["c.txt"],
+                               "only_b": [], "scope": "either"}
     assert data["report"]["unit_kind"] == "sentence"
     assert {c["code"] for c in data["report"]["codes"]} >= {"mech.digital.lightweight"}
     assert all(set(d) == {"source", "source_id", "case", "start_char", "end_char", "code",
@@ -274,7 +309,7 @@ def test_agree_command_unknown_pass(proj: Path) -> None:
 
 
 def test_agree_command_no_shared_sources(proj: Path) -> None:
-    r = _run("agree", "b", "solo", "--project", proj)
+    r = _run("agree", "b", "solo", "--project", proj, "--sources", "both")
     assert r.exit_code == 1 and "Error: [CC701]" in r.stderr
 
 

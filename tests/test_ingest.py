@@ -192,6 +192,16 @@ def test_reingest_unchanged_is_noop_and_change_makes_version(tmp_path, project, 
         old = store.codings(current_only=False)
         assert len(old) == 1 and old[0].source_id == old_id
         assert store.source(old_id).text == "第一句。第二句。\n"
+        # re-running the pass on the new version keeps the old version's coding
+        new_id = store.sources()[0].id
+        with store.transaction():
+            store.replace_pass("manual", "tester", None, None, {}, None)
+            store.add_codings([("manual", new_id, "mech.mediation", 0, 6, "[[0, 6]]",
+                                "manual", 1.0, "tester", 1, None)])
+        kept = store.codings("manual", current_only=False)
+        assert {(c.source_id, c.code) for c in kept} == {(new_id, "mech.mediation"),
+                                                          (old_id, "mech.digital")}
+        assert [c.code for c in store.codings("manual")] == ["mech.mediation"]
 
 
 @pytest.mark.parametrize("content,code", [

@@ -37,12 +37,17 @@ def agree_command(
     code: Annotated[list[str] | None, typer.Option("--code", help="Compare only this code "
                                                     "(repeatable; at the chosen level).")]
     = None,
+    sources: Annotated[str, typer.Option(
+        "--sources", help="Sources compared: either (coded by either pass; a source one "
+        "pass left uncoded counts as 'no code'), both (coded by both) or all.")]
+    = "either",
 ) -> None:
     """Inter-coder agreement of two passes: kappa, alpha, % agreement per code.
 
-    Units are the sentences (or characters) of the sources both passes coded. Prints
-    one row per code and a pooled row, with 95% bootstrap intervals, then the first
-    disagreements with their text; --json prints everything.
+    Units are the sentences (or, with --unit character, the body characters) of the
+    sources either pass coded (--sources). Codes are compared at frame level unless
+    --level code. Prints one row per code and a pooled row, with 95% bootstrap
+    intervals, then the first disagreements with their text; --json prints everything.
 
     Example: casecoder agree rules manual --level code --disagreements 50
     """
@@ -56,14 +61,15 @@ def agree_command(
                              expected="a whole number of at least 0")
     with open_store(project) as store:
         report, found = pass_agreement(store, pass_a, pass_b, unit=unit, codes=code,
-                                       level=level, bootstrap=bootstrap, seed=seed)
-        sources = compared_sources(store, pass_a, pass_b)
+                                       level=level, bootstrap=bootstrap, seed=seed,
+                                       sources=sources)
+        compared = compared_sources(store, pass_a, pass_b, sources)
     if as_json:
         emit_json({
             "passes": {"A": pass_a, "B": pass_b},
             "unit": unit,
             "level": level,
-            "sources": sources.as_dict(),
+            "sources": compared.as_dict(),
             "report": report_to_dict(report),
             "disagreements": [d.as_dict() for d in found],
         })
@@ -71,10 +77,12 @@ def agree_command(
     intervals = (f"{report.bootstrap} bootstrap resamples, seed {report.seed}"
                  if report.bootstrap else "no bootstrap")
     typer.echo(f"Agreement of A = {pass_a!r} and B = {pass_b!r}: {report.n_units} "
-               f"{unit} units in {len(sources.shared)} sources (level {level}; {intervals})")
-    for who, names in (("A", sources.only_a), ("B", sources.only_b)):
+               f"{unit} units in {len(compared.shared)} sources (level {level}; {intervals})")
+    for who, other, names in (("A", "B", compared.only_a), ("B", "A", compared.only_b)):
         if names:
-            typer.echo(f"Left out, coded by {who} only: {', '.join(names)}")
+            how = ("left out" if compared.scope == "both"
+                   else f"compared as coded with no code by {other}")
+            typer.echo(f"Coded by {who} only ({how}): {', '.join(names)}")
     typer.echo("")
     typer.echo(agreement_table(report), nl=False)
     if disagreements and found:

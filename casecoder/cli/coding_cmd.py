@@ -23,7 +23,8 @@ PassOpt = Annotated[str, typer.Option("--pass", help="Coding pass name.")]
 
 codebook_app = make_app("Validate, show and count a codebook.\n\n"
                         "Example: casecoder codebook validate codebooks/governance.yaml")
-codes_app = make_app("Counts of codes.\n\nExample: casecoder codes stats --by region")
+codes_app = make_app("Counts of codes: crosstabs by case attribute and co-occurrence.\n\n"
+                     "Example: casecoder codes stats --by region")
 
 
 def _load(path: Path, frame: bool = False):  # noqa: ANN202
@@ -129,36 +130,114 @@ def code(
                f"in {report.units} units of {report.sources} sources ({report.coder})")
 
 
+HeatmapOpt = Annotated[Path | None, typer.Option(
+    "--heatmap", help="Also draw a heatmap here (.png or .svg, Chinese labels).")]
+TableOutOpt = Annotated[Path | None, typer.Option(
+    "--out", "-o", help="Also write the table here: .csv, .xlsx or .jsonl, by suffix.")]
+
+
+def _heatmap_format(path: Path) -> str:
+    from casecoder.errors import CasecoderError
+
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in ("png", "svg"):
+        raise CasecoderError("CC607", path=str(path), suffix=path.suffix, what="a heatmap",
+                             known=".png, .svg")
+    return fmt
+
+
+def _code_labels(project: Path, codes: list[str]) -> dict[str, str]:
+    """Chinese labels of ``codes`` from the codebook of the project's passes, if readable."""
+    from casecoder.codebook import load_codebook
+    from casecoder.errors import CasecoderError
+
+    try:
+        cb = load_codebook(DEFAULT_CODEBOOK)
+    except CasecoderError:
+        return {}
+    return {c: cb.codes[c].label for c in codes if c in cb.codes}
+
+
 @codes_app.command("stats")
 def codes_stats(
     project: ProjectOpt = Path("."),
     pass_name: PassOpt = "rules",
-    by: Annotated[str, typer.Option(help="case, region, setting, industry, result or ctx.*")]
-    = "case",
+    by: Annotated[str, typer.Option(help="case, region, setting, industry, result, kind, "
+                                         "ctx.* or any case attribute")] = "case",
     level: Annotated[str, typer.Option(help="frame (roll sub-codes up) or code.")] = "frame",
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Also write CSV here.")]
-    = None,
+    out: TableOutOpt = None,
+    heatmap_out: HeatmapOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Frequency of each code by case or case attribute (coded units).
+    """Code x case-attribute crosstab: coded units of each code per case or per value of a
+    case attribute, with row totals.
 
-    Example: casecoder codes stats --by region --out code_by_region.csv
+    Example: casecoder codes stats --by region --out code_by_region.xlsx --heatmap region.png
     """
     from casecoder import records
+    from casecoder.pictures import heatmap
     from casecoder.queries import code_frequencies
     from casecoder.store import open_store
 
+    if out is not None:
+        records.table_format(out, "code stats")
+    fmt = _heatmap_format(heatmap_out) if heatmap_out is not None else ""
     with open_store(project) as store:
         codes, cols, counts = code_frequencies(store, pass_name, by=by, level=level)
     rows = [{"code": c, **{col: counts.get((c, col), 0) for col in cols},
              "total": sum(counts.get((c, col), 0) for col in cols)} for c in codes]
     if out is not None:
-        records.write(out, rows, "csv", ["code", *cols, "total"], "code stats")
+        records.write_table(out, rows, ["code", *cols, "total"], f"code by {by}")
+    if heatmap_out is not None:
+        heatmap(codes, cols, counts, heatmap_out, fmt, f"coded units: code x {by}",
+                _code_labels(project, codes))
     if as_json:
         emit_json(rows)
         return
     typer.echo(table([[r["code"], *[r[c] for c in cols], r["total"]] for r in rows],
                      ["code", *cols, "total"]))
+
+
+@codes_app.command("cooccur")
+def codes_cooccur(
+    project: ProjectOpt = Path("."),
+    pass_name: PassOpt = "rules",
+    scope: Annotated[str, typer.Option(
+        help="overlap (coded segments sharing text), unit (same span), source or case.")]
+    = "overlap",
+    level: Annotated[str, typer.Option(help="frame (roll sub-codes up) or code.")] = "frame",
+    out: TableOutOpt = None,
+    heatmap_out: HeatmapOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Code co-occurrence matrix (symmetric; the diagonal counts each code alone).
+
+    With --scope overlap a cell counts pairs of coded segments whose spans share text;
+    with unit, spans coded with both; with source or case, sources or cases holding both.
+
+    Example: casecoder codes cooccur --scope case --out cooccurrence.xlsx --heatmap co.png
+    """
+    from casecoder import records
+    from casecoder.pictures import heatmap
+    from casecoder.queries import cooccurrence
+    from casecoder.store import open_store
+
+    if out is not None:
+        records.table_format(out, "co-occurrence")
+    fmt = _heatmap_format(heatmap_out) if heatmap_out is not None else ""
+    with open_store(project) as store:
+        codes, counts = cooccurrence(store, pass_name, level=level, scope=scope)
+    rows = [{"code": c, **{d: counts.get((c, d), 0) for d in codes}} for c in codes]
+    if out is not None:
+        records.write_table(out, rows, ["code", *codes], "co-occurrence")
+    if heatmap_out is not None:
+        heatmap(codes, codes, counts, heatmap_out, fmt, f"co-occurrence ({scope})",
+                _code_labels(project, codes))
+    if as_json:
+        emit_json({"scope": scope, "level": level, "pass": pass_name, "codes": codes,
+                   "matrix": [[counts.get((c, d), 0) for d in codes] for c in codes]})
+        return
+    typer.echo(table([[r["code"], *[r[d] for d in codes]] for r in rows], ["code", *codes]))
 
 
 def terms(
