@@ -27,7 +27,7 @@ reported as k/n with the cases behind it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -225,14 +225,112 @@ def precondition(with_e: list[CaseRecord], cond: str, th: Thresholds) -> Precond
                         successes_without=sorted(r.id for r in without_c if r.success))
 
 
+# -- evidence ---------------------------------------------------------------------------
+
+QUOTED_CASES = 10
+"""Cases quoted per flag and per precondition (``flags_report``'s ``limit``)."""
+
+
+def _quote(ev: Any, **extra: Any) -> dict[str, Any]:
+    return {"case": ev.case, "source": ev.source, "start_char": ev.start_char,
+            "end_char": ev.end_char, "quote": ev.quote, **extra}
+
+
+def flags_report(flags: list[ElementFlag], thresholds: Thresholds,
+                 code_evidence: Mapping[tuple[str, str], list[Any]],
+                 condition_line: Callable[[str, str], Any], records: list[CaseRecord],
+                 limit: int = QUOTED_CASES) -> dict[str, Any]:
+    """The flags as data, each with its counts, thresholds and evidence quotes.
+
+    This is what ``casecoder graph flags --json`` prints and ``casecoder run`` writes to
+    ``data/flags.json``.
+
+    Parameters
+    ----------
+    flags : list of ElementFlag
+        The flags (:func:`element_flags`).
+    thresholds : Thresholds
+        The thresholds they were computed with.
+    code_evidence : mapping of (case id, code) to a list of evidence
+        Coded spans per case and code, in text order (``GraphData.code_evidence``); each
+        has ``case``, ``source``, ``start_char``, ``end_char``, ``quote`` and ``polarity``.
+    condition_line : callable (case id, condition id) -> citation or None
+        The line of a case's record that states its condition (the front matter line,
+        :func:`casecoder.distill.front_matter_cite`).
+    records : list of CaseRecord
+        The cases the flags were computed from.
+    limit : int, default=QUOTED_CASES
+        Cases quoted per flag and per precondition.
+
+    Returns
+    -------
+    dict
+        ``thresholds``, ``quoted_cases`` (the limit) and ``flags``: each flag's fields
+        plus ``evidence`` — the first coded span of the element in each successful case
+        with it, in case order — and, in each precondition, ``evidence``: for each case
+        counted (the element's cases with a known state of the condition, those lacking
+        it first), the line stating the state and the first coded span of the condition
+        whose polarity agrees with it (+ present, − absent); ``unquoted`` lists counted
+        cases where neither stands in the text.
+    """
+    by_id = {r.id: r for r in records}
+    out = []
+    for f in flags:
+        d = f.as_dict()
+        d["evidence"] = [_quote(evs[0], evidence_type="coding")
+                         for c in f.success_cases[:limit]
+                         if (evs := code_evidence.get((c, f.element)))]
+        for pd, p in zip(d["preconditions"], f.preconditions, strict=True):
+            without = p.cases_without
+            with_c = sorted(c for c in f.success_cases + f.failure_cases
+                            if by_id[c].conditions.get(p.condition) == "present")
+            quotes: list[dict[str, Any]] = []
+            unquoted = []
+            for c in (without + with_c)[:limit]:
+                state = by_id[c].conditions[p.condition]
+                found = [_quote(x, state=state, evidence_type="front matter")
+                         for x in [condition_line(c, p.condition)] if x is not None]
+                sign = 1 if state == "present" else -1
+                found += [_quote(ev, state=state, evidence_type="coding")
+                          for ev in code_evidence.get((c, p.condition), [])
+                          if ev.polarity * sign > 0][:1]
+                quotes += found
+                if not found:
+                    unquoted.append(c)
+            pd["evidence"] = quotes
+            pd["unquoted"] = unquoted
+        out.append(d)
+    return {"thresholds": dict(thresholds.__dict__), "quoted_cases": limit, "flags": out}
+
+
+def analysis_report(store: Any, analysis: Any, pass_name: str,
+                    limit: int = QUOTED_CASES) -> dict[str, Any]:
+    """:func:`flags_report` of an analysis (:func:`casecoder.graph.analyse`) of a store."""
+    from casecoder.distill import front_matter_cite, make_context
+
+    ctx = make_context(store, analysis, pass_name)
+    return flags_report(analysis.flags, analysis.thresholds, analysis.data.code_evidence,
+                        lambda case, cond: front_matter_cite(ctx, case, cond),
+                        analysis.records, limit)
+
+
 # -- adaptation -----------------------------------------------------------------------
+
+KEEP = "keep as is"
+ADAPT = "adapt"
+BUILD = "build the precondition first"
+NO_EVIDENCE = "no evidence in the corpus"
+ACTIONS = (KEEP, NO_EVIDENCE, ADAPT, BUILD)
+"""The four answers, weakest first: an element's answer is the strongest any of its
+conditions or transfers gives (see docs/flags.md)."""
+
 
 @dataclass
 class Advice:
     """What to do with one core element at a target site."""
 
     element: str
-    action: str  # keep as is | adapt | build the precondition first | no evidence in the corpus
+    action: str  # one of ACTIONS
     reasons: list[str]
     cite_cases: list[str]
     substitutes: list[str] = field(default_factory=list)
@@ -249,82 +347,161 @@ class Target:
     conditions: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass
+class _Verdict:
+    action: str
+    reason: str
+    cites: list[str]
+    substitutes: list[str] = field(default_factory=list)
+
+
 def _siblings(element: str, records: list[CaseRecord]) -> set[str]:
+    """The other forms of an element: the practices under its mechanism but itself."""
     root = ".".join(element.split(".")[:2]) if element.startswith("mech.") else element
     return {e for r in records for e in r.elements if e.startswith(root + ".") and e != element}
 
 
+def _forms(element: str, siblings: set[str], r: CaseRecord) -> set[str]:
+    return r.elements & (siblings | {element})
+
+
+def _substitutes(records: list[CaseRecord], siblings: set[str], cond: str,
+                 th: Thresholds) -> dict[str, list[CaseRecord]]:
+    """Sibling forms seen to succeed in cases lacking ``cond``: each with the cases
+    lacking it that have the form, kept when their success rate exceeds
+    1 − ``difference`` (a form that itself failed without the condition is no
+    substitute)."""
+    lacking = [r for r in records if r.conditions.get(cond) == "absent"]
+    out = {}
+    for s in sorted(siblings):
+        with_s = [r for r in lacking if s in r.elements]
+        wins = sum(r.success for r in with_s)
+        if wins and wins / len(with_s) > 1 - th.difference:
+            out[s] = with_s
+    return out
+
+
+def _subs_text(subs: dict[str, list[CaseRecord]]) -> str:
+    return "; ".join(f"{s} ({sum(r.success for r in rs)}/{len(rs)} succeeded: "
+                     f"{', '.join(r.id for r in rs if r.success)})" for s, rs in subs.items())
+
+
+def _condition_verdict(f: ElementFlag, p: Precondition, records: list[CaseRecord],
+                       siblings: set[str], th: Thresholds) -> _Verdict:
+    """The answer for element ``f`` at a target lacking ``p.condition``."""
+    c, x = p.condition, f.element
+    subs = _substitutes(records, siblings, c, th)
+    sub_cases = sorted({r.id for rs in subs.values() for r in rs if r.success})
+    counts = (f"{p.necessity_k}/{p.necessity_n} successful cases with a known state had it, "
+              f"{p.without_c_success}/{p.without_c_total} cases without it succeeded")
+    if p.status in BLOCKING:
+        if subs:
+            return _Verdict(ADAPT, f"{c}: {p.status} ({counts}); forms seen to succeed "
+                            f"without it: {_subs_text(subs)}",
+                            sub_cases + p.cases_without, list(subs))
+        return _Verdict(BUILD, f"{c}: {p.status} ({counts}); no other form of {x} was "
+                        f"seen to succeed without it", list(p.cases_without))
+    if p.successes_without:
+        return _Verdict(KEEP, f"{c}: {x} succeeded without it in "
+                        f"{', '.join(p.successes_without)} ({counts}; {p.status})",
+                        list(p.successes_without))
+    # no case shows x succeeding without c
+    if p.without_c_total:
+        seen, at_risk = f"no case with {x} succeeded without it ({counts}; {p.status})", True
+    elif p.necessity_n:
+        seen, at_risk = (f"no case has {x} and lacks it, and {p.necessity_k}/{p.necessity_n} "
+                         f"successful cases with a known state had it ({p.status})"), True
+    else:
+        seen, at_risk = f"no case with {x} records its state", False
+    if subs and at_risk:
+        return _Verdict(ADAPT, f"{c}: {seen}; forms seen to succeed without it: "
+                        f"{_subs_text(subs)}", sub_cases + p.cases_without, list(subs))
+    others = (f" (other forms seen to succeed without it, not compared with {x}: "
+              f"{_subs_text(subs)})" if subs else "")
+    return _Verdict(NO_EVIDENCE, f"{c}: {seen}; the corpus cannot say how {x} fares "
+                    f"without it{others}", list(p.cases_without))
+
+
+def _like_target(t: Transfer, target: Target) -> bool:
+    moved = t.origin_setting != t.setting or t.origin_region != t.region
+    like = (target.setting != "unknown" and t.setting == target.setting) or (
+        target.region != "unknown" and t.region == target.region)
+    return moved and like
+
+
+def _transfer_verdict(f: ElementFlag, t: Transfer, records: list[CaseRecord],
+                      siblings: set[str], target: Target) -> _Verdict:
+    """What a recorded transfer of element ``f`` into a site like the target shows."""
+    by_id = {r.id: r for r in records}
+    verb = "copying" if t.mode == "copied" else "adapting"
+    text = (f"{verb} {t.origin} ({t.origin_setting}, {t.origin_region}) into {t.case} "
+            f"({t.setting}, {t.region}), {f.element} included: {t.result}")
+    cites = [t.case] + ([t.origin] if t.origin in by_id else [])
+    if not (t.mode == "copied" and t.result == "failure"):
+        return _Verdict(KEEP, text, cites)
+    copied = _forms(f.element, siblings, by_id[t.case])
+    adapted = [u for u in transfers(records) if u.mode != "copied" and u.result == "success"
+               and _like_target(u, target)
+               and _forms(f.element, siblings, by_id[u.case])]
+    subs: dict[str, list[str]] = {}
+    for u in adapted:
+        for s in sorted(_forms(f.element, siblings, by_id[u.case]) - copied):
+            subs.setdefault(s, []).append(u.case)
+    if subs:
+        text += "; forms in successful adaptations into similar sites: " + "; ".join(
+            f"{s} ({', '.join(cs)})" for s, cs in subs.items())
+        return _Verdict(ADAPT, text, cites + [c for cs in subs.values() for c in cs],
+                        list(subs))
+    text += ("; no substitute form was seen: " + (
+        "successful adaptations into similar sites (" + ", ".join(u.case for u in adapted)
+        + ") coded the same forms" if adapted else
+        "no adaptation of it into a similar site is recorded to have succeeded"))
+    return _Verdict(ADAPT, text, cites + [u.case for u in adapted])
+
+
 def adapt(records: list[CaseRecord], target: Target, th: Thresholds | None = None,
           flags: list[ElementFlag] | None = None) -> list[Advice]:
-    """Advice for every core element (transferable or conditional) at ``target``."""
+    """Advice for every core element (transferable or conditional) at ``target``.
+
+    Each condition the target lacks, and each recorded transfer of the element into a
+    site like the target, gives an answer (:data:`ACTIONS`); the element's answer is the
+    strongest of them: build the precondition first > adapt > no evidence in the
+    corpus > keep as is. Conditions whose state at the target is unknown give a
+    "check" reason (with the answer should the condition be absent) and no answer.
+    See docs/flags.md for the rules.
+    """
     th = (th or Thresholds()).validate()
     flags = flags if flags is not None else element_flags(records, th)
-    by_id = {r.id: r for r in records}
+    rank = {a: i for i, a in enumerate(ACTIONS)}
     out = []
     for f in flags:
         if f.flag == "peripheral":
             continue
-        reasons: list[str] = []
-        cites: list[str] = []
-        subs: list[str] = []
-        action = "keep as is"
-        if f.support == 0:
-            out.append(Advice(f.element, "no evidence in the corpus",
-                              ["no successful case has this element"], []))
-            continue
+        siblings = _siblings(f.element, records)
+        verdicts: list[_Verdict] = []
+        checks: list[str] = []
         for p in f.preconditions:
-            if p.status not in (*BLOCKING, "untested: limited diversity"):
-                continue
             state = target.conditions.get(p.condition, "unknown")
             if state == "present":
                 continue
-            if state == "unknown":
-                reasons.append(f"check {p.condition}: the target's state is unknown; "
-                               f"{p.necessity_k}/{p.necessity_n} successful cases had it")
-                continue
-            # target lacks C: a substitute form seen to succeed without C?
-            succ_without = [by_id[c] for c in _cases_lacking(records, p.condition)
-                            if by_id[c].success]
-            candidates = sorted({e for r in succ_without for e in r.elements}
-                                & (_siblings(f.element, records) | {f.element}))
-            if p.status in BLOCKING and succ_without and candidates:
-                action = "adapt"
-                subs += [c for c in candidates if c != f.element]
-                cites += sorted(r.id for r in succ_without)
-                reasons.append(
-                    f"{p.condition}: {p.status} ({p.necessity_k}/{p.necessity_n} "
-                    f"successful cases had it; {p.without_c_success}/{p.without_c_total} "
-                    f"cases without it succeeded); forms that succeeded without it: "
-                    f"{', '.join(candidates)}")
-            elif p.status in BLOCKING:
-                if action != "adapt":
-                    action = "build the precondition first"
-                cites += p.cases_without
-                reasons.append(
-                    f"{p.condition}: {p.status} ({p.necessity_k}/{p.necessity_n} successful "
-                    f"cases had it; {p.without_c_success}/{p.without_c_total} cases without it "
-                    f"succeeded); no case lacking it succeeded with a form of this element")
-            else:
-                reasons.append(f"{p.condition}: all {p.necessity_n} successful cases with a "
-                               f"known state had it, but no case lacking it shows what "
-                               f"happens (untested: limited diversity)")
-        for t in transfers_for(records, f.element, target):
-            verb = "copying" if t.mode == "copied" else "adapting"
-            reasons.append(f"{verb} {t.origin} ({t.origin_setting}, {t.origin_region}) into "
-                           f"{t.case} ({t.setting}, {t.region}): {t.result}")
-            cites += [t.case] + ([t.origin] if t.origin in by_id else [])
-            if t.mode == "copied" and t.result == "failure" and action == "keep as is":
-                action = "adapt"
-        if action == "keep as is":
+            v = _condition_verdict(f, p, records, siblings, th)
+            if state == "absent":
+                verdicts.append(v)
+            elif p.status in (*BLOCKING, "untested: limited diversity"):
+                checks.append(f"check {p.condition} (unknown at the target); if absent, "
+                              f"{v.action}: {v.reason}")
+        verdicts += [_transfer_verdict(f, t, records, siblings, target)
+                     for t in transfers_for(records, f.element, target)]
+        action = max((v.action for v in verdicts), key=rank.__getitem__, default=KEEP)
+        reasons = [v.reason for v in verdicts] + checks
+        cites = [c for v in verdicts for c in v.cites]
+        if action == KEEP:
             reasons.insert(0, f"{f.support}/{f.successes} successful cases have it across "
                               f"{len(f.regions)} regions and {len(f.settings)} settings")
             cites += f.success_cases
-        out.append(Advice(f.element, action, reasons, sorted(set(cites)), sorted(set(subs))))
+        subs = sorted({s for v in verdicts if v.action == ADAPT for s in v.substitutes})
+        out.append(Advice(f.element, action, reasons, sorted(set(cites)), subs))
     return out
-
-
-def _cases_lacking(records: list[CaseRecord], cond: str) -> list[str]:
-    return [r.id for r in records if r.conditions.get(cond) == "absent"]
 
 
 @dataclass(frozen=True)
@@ -369,18 +546,22 @@ def transfer_summary(records: list[CaseRecord]) -> list[dict[str, Any]]:
 
 
 def transfers_for(records: list[CaseRecord], element: str, target: Target) -> list[Transfer]:
-    """Transfers of experience that included ``element`` into a site like ``target``
-    (same setting, or same region), where the corpus shows how copying or adapting went."""
+    """Transfers that carried ``element`` into a site like ``target`` (same setting or
+    same region, across a change of setting or region).
+
+    A transfer carried the element when the receiving case has it coded and, where the
+    origin is a case of the corpus, the origin has it too: a failed copy speaks only
+    against what was copied.
+    """
     by_id = {r.id: r for r in records}
     out = []
     for t in transfers(records):
         origin = by_id.get(t.origin)
-        if origin is None or element not in origin.elements:
+        if element not in by_id[t.case].elements:
             continue
-        moved = t.origin_setting != t.setting or t.origin_region != t.region
-        like_target = (target.setting != "unknown" and t.setting == target.setting) or (
-            target.region != "unknown" and t.region == target.region)
-        if moved and like_target:
+        if origin is not None and element not in origin.elements:
+            continue
+        if _like_target(t, target):
             out.append(t)
     return out
 

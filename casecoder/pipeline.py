@@ -90,14 +90,13 @@ def run(cases: Path, out: Path, codebook_path: Path, lang: str = "zh", jobs: int
 
 def _data_tables(store: Any, a: Any, data_dir: Path, pass_name: str) -> list[Path]:
     from casecoder import records
-    from casecoder.flags import sensitivity
+    from casecoder.flags import analysis_report, sensitivity
     from casecoder.pictures import heatmap
     from casecoder.queries import code_frequencies, cooccurrence
 
     out = []
-    flags = [f.as_dict() for f in a.flags]
     write_text(data_dir / "flags.json", json.dumps(
-        {"thresholds": a.thresholds.__dict__, "flags": flags}, ensure_ascii=False, indent=1,
+        analysis_report(store, a, pass_name), ensure_ascii=False, indent=1,
         sort_keys=True) + "\n")
     write_text(data_dir / "sensitivity.json", json.dumps(
         sensitivity(a.records), ensure_ascii=False, indent=1, sort_keys=True) + "\n")

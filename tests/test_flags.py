@@ -1,11 +1,30 @@
-"""Flags and adaptation on hand-made case records (no store)."""
+"""Flags and adaptation: on hand-made case records, and on the bundled corpus."""
 
 from __future__ import annotations
 
-import pytest
+import json
 
+import pytest
+from conftest import CASES, CODEBOOK
+from typer.testing import CliRunner
+
+from casecoder.cli.main import app
+from casecoder.codebook import load_codebook
+from casecoder.coding import code
 from casecoder.errors import CasecoderError
-from casecoder.flags import CaseRecord, Target, Thresholds, adapt, element_flags, sensitivity
+from casecoder.flags import (
+    CaseRecord,
+    Target,
+    Thresholds,
+    adapt,
+    element_flags,
+    sensitivity,
+    transfers,
+    transfers_for,
+)
+from casecoder.graph import analyse
+from casecoder.ingest import ingest
+from casecoder.store import Store
 
 UNK = {c: "unknown" for c in ("ctx.economy", "ctx.infrastructure", "ctx.funding",
                               "ctx.population", "ctx.selfgov")}
@@ -107,3 +126,211 @@ def test_sensitivity_refuses_an_unknown_threshold():
     with pytest.raises(CasecoderError) as exc:
         sensitivity(RECORDS, {"necesity": [0.9]})
     assert exc.value.code == "CC405"
+
+
+# -- the four answers, on hand-made records ------------------------------------------------
+
+LOOSE = Thresholds(min_support=1, min_regions=1, min_settings=1, necessity=0.0, relevance=0.0)
+
+
+def _advice(records, target, th=LOOSE):
+    return {a.element: a for a in adapt(records, target, th)}
+
+
+def test_no_evidence_when_no_case_has_the_element_without_the_condition():
+    # every case with mech.x had funding: how mech.x fares without it is untested
+    records = [rec(c, True, r, s, {"mech.x"}, funding="present")
+               for c, r, s in (("A", "e", "rural"), ("B", "w", "industry"), ("C", "n", "rural"))]
+    records.append(rec("Z", True, "w", "rural", {"mech.y"}, funding="absent"))
+    a = _advice(records, Target(conditions={"ctx.funding": "absent"}))["mech.x"]
+    assert a.action == "no evidence in the corpus"
+    assert a.substitutes == [] and a.cite_cases == []
+    assert any("ctx.funding" in r and "cannot say" in r for r in a.reasons)
+    # the same element where the target has the condition, or its state is unknown
+    assert _advice(records, Target(conditions={"ctx.funding": "present"}))["mech.x"].action \
+        == "keep as is"
+    unknown = _advice(records, Target())["mech.x"]
+    assert unknown.action == "keep as is"
+    assert any(r.startswith("check ctx.funding") for r in unknown.reasons)
+
+
+def test_untested_element_with_a_sibling_seen_without_the_condition_adapts():
+    records = [rec(c, True, r, s, {"mech.d", "mech.d.platform"}, infrastructure="present")
+               for c, r, s in (("A", "e", "rural"), ("B", "w", "industry"))]
+    records.append(rec("L", True, "w", "rural", {"mech.d", "mech.d.light"},
+                       infrastructure="absent"))
+    a = _advice(records, Target(conditions={"ctx.infrastructure": "absent"}))
+    assert a["mech.d.platform"].action == "adapt"
+    assert a["mech.d.platform"].substitutes == ["mech.d.light"]
+    assert a["mech.d.platform"].cite_cases == ["L"]
+    # mech.d itself succeeded without it in L
+    assert a["mech.d"].action == "keep as is" and "L" in a["mech.d"].cite_cases
+
+
+def test_unrecorded_condition_is_no_evidence_even_with_a_sibling():
+    # no case with mech.d.platform records infrastructure: nothing says it needs replacing
+    records = [rec(c, True, r, s, {"mech.d", "mech.d.platform"})
+               for c, r, s in (("A", "e", "rural"), ("B", "w", "industry"))]
+    records.append(rec("L", True, "w", "rural", {"mech.d.light"}, infrastructure="absent"))
+    a = _advice(records, Target(conditions={"ctx.infrastructure": "absent"}))
+    assert a["mech.d.platform"].action == "no evidence in the corpus"
+    assert a["mech.d.platform"].substitutes == []
+    assert any("mech.d.light" in r and "not compared" in r for r in a["mech.d.platform"].reasons)
+
+
+def test_strongest_answer_wins():
+    # infrastructure blocks mech.d.platform with no substitute; funding is untested
+    records = [rec(c, True, r, s, {"mech.d.platform"}, infrastructure="present",
+                   funding="present")
+               for c, r, s in (("A", "e", "rural"), ("B", "w", "industry"))]
+    records.append(rec("E", False, "w", "rural", {"mech.d.platform"}, infrastructure="absent"))
+    a = _advice(records, Target(conditions={"ctx.infrastructure": "absent",
+                                             "ctx.funding": "absent"}))["mech.d.platform"]
+    assert a.action == "build the precondition first"
+    assert any(r.startswith("ctx.funding") and "cannot say" in r for r in a.reasons)
+
+
+# -- transfers count only against what was transferred ------------------------------------
+
+def _transfer(origin, mode, result):
+    return [{"from": origin, "mode": mode, "result": result}]
+
+
+def test_failed_copy_counts_only_against_copied_elements():
+    origin = rec("O", True, "east", "urban_community",
+                 {"mech.m", "mech.d", "mech.d.platform"}, infrastructure="present")
+    copy = rec("K", False, "west", "rural", {"mech.d", "mech.d.platform"},
+               infrastructure="absent")
+    copy.transfers = _transfer("O", "copied", "failure")
+    adapted = rec("L", True, "west", "rural", {"mech.d", "mech.d.light"},
+                  infrastructure="absent")
+    adapted.transfers = _transfer("O", "adapted", "success")
+    other = rec("M", True, "north", "industry", {"mech.m"})
+    a = _advice([origin, copy, adapted, other], Target(region="west", setting="rural"))
+    # mech.m was not in the failed copy: the copy says nothing about it
+    assert a["mech.m"].action == "keep as is" and "K" not in a["mech.m"].cite_cases
+    assert not any("K" in r for r in a["mech.m"].reasons)
+    # mech.d.platform was copied and failed; the successful adaptation used mech.d.light
+    p = a["mech.d.platform"]
+    assert p.action == "adapt" and p.substitutes == ["mech.d.light"]
+    assert {"K", "O", "L"} <= set(p.cite_cases)
+    assert transfers_for([origin, copy, adapted, other], "mech.m", Target(region="west")) == []
+
+
+def test_failed_copy_without_a_successful_adaptation_says_none_was_seen():
+    origin = rec("O", True, "east", "urban_community", {"mech.m"})
+    copy = rec("K", False, "west", "rural", {"mech.m"})
+    copy.transfers = _transfer("O", "copied", "failure")
+    a = _advice([origin, copy, rec("M", True, "north", "industry", {"mech.m"})],
+                Target(setting="rural"))["mech.m"]
+    assert a.action == "adapt" and a.substitutes == []
+    assert any("no substitute form was seen" in r for r in a.reasons)
+    assert {"K", "O"} <= set(a.cite_cases)
+
+
+# -- the bundled corpus ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    project = tmp_path_factory.mktemp("corpus")
+    cb = load_codebook(CODEBOOK)
+    with Store(project, create=True) as store:
+        ingest(store, [CASES])
+        code(store, cb)
+        a = analyse(store, "rules", cb)
+        texts = {s.name: s.text for s in store.sources()}
+    return project, a, texts
+
+
+def test_flags_json_carries_quotes_at_their_offsets(corpus):
+    project, a, texts = corpus
+    r = CliRunner().invoke(app, ["graph", "flags", "--project", str(project), "--codebook",
+                                 str(CODEBOOK), "--json"], catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.output)
+    limit = report["quoted_cases"]
+    by_id = {x.id: x for x in a.records}
+    for f in report["flags"]:
+        cases = [q["case"] for q in f["evidence"]]
+        assert cases == f["success_cases"][:limit], f["element"]
+        for q in f["evidence"]:
+            assert texts[q["source"]][q["start_char"]:q["end_char"]] == q["quote"]
+        for p in f["preconditions"]:
+            counted = [c for c in f["success_cases"] + f["failure_cases"]
+                       if by_id[c].conditions[p["condition"]] != "unknown"]
+            quoted = {q["case"] for q in p["evidence"]} | set(p["unquoted"])
+            assert len(quoted) == min(len(counted), limit) and quoted <= set(counted)
+            for q in p["evidence"]:
+                assert texts[q["source"]][q["start_char"]:q["end_char"]] == q["quote"]
+                assert q["state"] == by_id[q["case"]].conditions[p["condition"]]
+                if q["evidence_type"] == "front matter":
+                    assert q["quote"] == f"{p['condition']}: {q['state']}"
+    platform = next(f for f in report["flags"] if f["element"] == "mech.digital.platform")
+    infra = next(p for p in platform["preconditions"] if p["condition"] == "ctx.infrastructure")
+    assert {q["case"] for q in infra["evidence"]} >= set(infra["cases_without"])
+    r = CliRunner().invoke(app, ["graph", "flags", "--project", str(project), "--codebook",
+                                 str(CODEBOOK)], catch_exceptions=False)
+    assert r.exit_code == 0
+    q = platform["evidence"][0]
+    assert f"{q['source']}:{q['start_char']}-{q['end_char']} “{q['quote']}”" in r.output
+
+
+def _cli_advice(project, tmp_path, profile):
+    path = tmp_path / "target.yaml"
+    path.write_text(profile, encoding="utf-8")
+    r = CliRunner().invoke(app, ["adapt", "--project", str(project), "--codebook",
+                                 str(CODEBOOK), "--target", str(path), "--json"],
+                           catch_exceptions=False)
+    assert r.exit_code == 0, r.output
+    return {x["element"]: x for x in json.loads(r.output)}
+
+
+WEST_RURAL = ("region: 中西部\nsetting: rural\nbudget: low\n"
+              "conditions:\n  ctx.infrastructure: absent\n")
+
+
+def test_corpus_four_answers(corpus, tmp_path):
+    project, a, _texts = corpus
+    by_id = {x.id: x for x in a.records}
+    advice = _cli_advice(project, tmp_path, WEST_RURAL)
+    lacking = ("ctx.infrastructure", "ctx.funding")
+    # adapt: the digital platform, to the lightweight offline form seen in weak-network cases
+    assert advice["mech.digital.platform"]["action"] == "adapt"
+    assert "mech.digital.lightweight" in advice["mech.digital.platform"]["substitutes"]
+    # build the precondition first: high-cost digital work without funding
+    assert advice["mech.digital"]["action"] == "build the precondition first"
+    # no evidence: an element no successful case shows without one of the lacking conditions
+    none = [e for e, x in advice.items() if x["action"] == "no evidence in the corpus"]
+    assert none
+    for e in none:
+        assert any(not any(e in r.elements and r.success and r.conditions[c] == "absent"
+                           for r in a.records) for c in lacking), e
+    # keep as is: where only the network is weak, an element that succeeded without it
+    keep = _cli_advice(project, tmp_path, "region: 中西部\nsetting: rural\n"
+                       "conditions:\n  ctx.infrastructure: absent\n")
+    kept = [e for e, x in keep.items() if x["action"] == "keep as is"]
+    assert kept
+    for e in kept:
+        assert any(e in by_id[c].elements and by_id[c].success
+                   and by_id[c].conditions["ctx.infrastructure"] == "absent"
+                   for c in keep[e]["cite_cases"]), e
+    # every "adapt" names a substitute or says that none was seen
+    for x in list(advice.values()) + list(keep.values()):
+        if x["action"] == "adapt":
+            assert x["substitutes"] or any("no substitute form" in r for r in x["reasons"])
+
+
+def test_corpus_western_copy_blames_only_what_was_copied(corpus, tmp_path):
+    project, a, _texts = corpus
+    advice = _cli_advice(project, tmp_path, WEST_RURAL)
+    failed = [t for t in transfers(a.records) if t.mode == "copied" and t.result == "failure"
+              and t.region == "中西部"]
+    assert failed
+    by_id = {x.id: x for x in a.records}
+    for e, x in advice.items():
+        for t in failed:
+            if e not in by_id[t.case].elements:
+                assert not any(f"into {t.case} " in r for r in x["reasons"]), (e, t.case)
+    for e in ("mech.mediation", "mech.guidance", "mech.coordination"):
+        assert not any(e in by_id[t.case].elements for t in failed)
+        assert advice[e]["action"] != "adapt"

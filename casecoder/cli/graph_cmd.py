@@ -38,7 +38,9 @@ def _thresholds(min_support: int, min_regions: int, min_settings: int, necessity
 
 
 def _analysis(project: Path, pass_name: str, codebook: Path, th: Any = None,
-              extract: bool = False) -> Any:
+              extract: bool = False, then: Any = None) -> Any:
+    """The analysis of a pass; with ``then``, ``then(store, analysis)`` while the store is
+    open."""
     from casecoder.codebook import load_codebook
     from casecoder.graph import analyse
     from casecoder.store import open_store
@@ -52,7 +54,8 @@ def _analysis(project: Path, pass_name: str, codebook: Path, th: Any = None,
             raise CasecoderError("CC401", name=pass_name)
         has_links = store.db.execute("SELECT 1 FROM links WHERE pass = ? LIMIT 1",
                                      (pass_name,)).fetchone() is not None
-        return analyse(store, pass_name, cb, th, extract_links=extract or not has_links)
+        a = analyse(store, pass_name, cb, th, extract_links=extract or not has_links)
+        return then(store, a) if then is not None else a
 
 
 @app.command()
@@ -161,20 +164,53 @@ def flags(
 
     Example: casecoder graph flags --necessity 0.85 --json
     """
+    from casecoder.flags import analysis_report
+
     th = _thresholds(min_support, min_regions, min_settings, necessity, relevance, precondition,
                      difference)
-    a = _analysis(project, pass_name, codebook, th)
+    report = _analysis(project, pass_name, codebook, th,
+                       then=lambda store, a: analysis_report(store, a, pass_name))
     if as_json:
-        emit_json({"thresholds": th.__dict__, "flags": [f.as_dict() for f in a.flags]})
+        emit_json(report)
         return
-    rows = [[f.element, f.flag, f"{f.support}/{f.successes}", f"{f.necessity:.2f}",
-             f"{f.relevance:.2f}", len(f.regions), len(f.settings),
-             "; ".join(f"{p.condition}({p.necessity_k}/{p.necessity_n})" for p in f.preconditions
-                       if p.status == "precondition")]
-            for f in a.flags]
+    flags = report["flags"]
+    rows = [[f["element"], f["flag"], f"{f['support']}/{f['successes']}",
+             f"{f['necessity']:.2f}", f"{f['relevance']:.2f}", len(f["regions"]),
+             len(f["settings"]),
+             "; ".join(f"{p['condition']}({p['necessity_k']}/{p['necessity_n']})"
+                       for p in f["preconditions"] if p["status"] == "precondition")]
+            for f in flags]
     typer.echo(table(rows, ["element", "flag", "support", "incl.N", "RoN", "regions",
                             "settings", "preconditions"]))
-    typer.echo(f"thresholds: {th.__dict__}")
+    typer.echo(f"thresholds: {report['thresholds']}")
+    typer.echo("")
+    typer.echo("Evidence (--json has up to "
+               f"{report['quoted_cases']} cases per flag and per precondition):")
+    for f in flags:
+        typer.echo(f"{f['element']} ({f['flag']}, {f['support']}/{f['successes']}):")
+        _echo_quotes(f["evidence"], TERMINAL_QUOTES)
+        for p in f["preconditions"]:
+            if p["status"] == "no evidence":
+                continue
+            typer.echo(f"  {p['condition']}: {p['status']} (necessity "
+                       f"{p['necessity_k']}/{p['necessity_n']}; with it "
+                       f"{p['with_c_success']}/{p['with_c_total']} succeeded, without it "
+                       f"{p['without_c_success']}/{p['without_c_total']})")
+            _echo_quotes(p["evidence"], TERMINAL_QUOTES, indent="    ")
+            if p["unquoted"]:
+                typer.echo(f"    no quote for: {', '.join(p['unquoted'])}")
+
+
+TERMINAL_QUOTES = 3
+
+
+def _echo_quotes(quotes: list[dict[str, Any]], limit: int, indent: str = "  ") -> None:
+    for q in quotes[:limit]:
+        state = f" [{q['state']}]" if "state" in q else ""
+        typer.echo(f"{indent}{q['case']}{state} {q['source']}:{q['start_char']}-"
+                   f"{q['end_char']} “{q['quote']}”")
+    if len(quotes) > limit:
+        typer.echo(f"{indent}… {len(quotes) - limit} more with --json")
 
 
 GridOpt = Annotated[list[str] | None, typer.Option(
@@ -253,8 +289,9 @@ def adapt(
         emit_json([x.__dict__ for x in advice])
         return
     for x in advice:
-        typer.echo(f"{x.element}: {x.action}" + (f" (use {', '.join(x.substitutes)})"
-                                                  if x.substitutes else ""))
+        typer.echo(f"{x.element}: {x.action}" + (
+            f" (substitute forms seen to succeed: {', '.join(x.substitutes)})"
+            if x.substitutes else ""))
         for r in x.reasons:
             typer.echo(f"    - {r}")
         if x.cite_cases:
