@@ -101,22 +101,29 @@ def _data_tables(store: Any, a: Any, data_dir: Path, pass_name: str) -> list[Pat
     write_text(data_dir / "sensitivity.json", json.dumps(
         sensitivity(a.records), ensure_ascii=False, indent=1, sort_keys=True) + "\n")
     out += [data_dir / "flags.json", data_dir / "sensitivity.json"]
+    cb = a.data.codebook
     for by in ("case", "region", "setting"):
         codes, cols, counts = code_frequencies(store, pass_name, by=by)
         rows = [{"code": c, **{col: counts.get((c, col), 0) for col in cols}} for c in codes]
-        path = data_dir / f"code_by_{by}.csv"
-        records.write(path, rows, "csv", ["code", *cols], "code stats")
-        out.append(path)
+        for suffix in (".csv", ".xlsx"):
+            path = data_dir / f"code_by_{by}{suffix}"
+            records.write_table(path, rows, ["code", *cols], f"code by {by}")
+            out.append(path)
         if by == "case":
-            labels = {c: a.data.codebook.codes[c].label for c in codes
-                      if c in a.data.codebook.codes}
+            labels = {c: cb.codes[c].label for c in codes if c in cb.codes}
             heatmap(codes, cols, counts, data_dir / "code_by_case_heatmap.png", "png",
                     "code frequency by case", labels)
             out.append(data_dir / "code_by_case_heatmap.png")
     codes, counts = cooccurrence(store, pass_name)
     rows = [{"code": c, **{d: counts.get((c, d), 0) for d in codes}} for c in codes]
-    records.write(data_dir / "cooccurrence.csv", rows, "csv", ["code", *codes], "cooccurrence")
-    out.append(data_dir / "cooccurrence.csv")
+    for suffix in (".csv", ".xlsx"):
+        records.write_table(data_dir / f"cooccurrence{suffix}", rows, ["code", *codes],
+                            "co-occurrence")
+        out.append(data_dir / f"cooccurrence{suffix}")
+    heatmap(codes, codes, counts, data_dir / "cooccurrence_heatmap.png", "png",
+            "co-occurrence (coded segments sharing text)",
+            {c: cb.codes[c].label for c in codes if c in cb.codes})
+    out.append(data_dir / "cooccurrence_heatmap.png")
     return out
 
 
