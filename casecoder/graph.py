@@ -5,13 +5,17 @@ of a mechanism), ``mechanism``, ``outcome``, ``problem`` and ``theory`` (the the
 references of the mechanisms). Edges:
 
 * ``causal`` — from the stored links (:mod:`casecoder.links`), each with its evidence
-  (source, offsets, quote, connective, polarity, case);
+  (source, offsets, quote, connective, polarity, case) and the context in force
+  (:func:`link_context`: the case's region, setting, industry, result, its
+  present/absent/unknown conditions and the context codes coded in it), which makes
+  each link a context-mechanism-outcome record;
 * ``realises`` — practice -> its mechanism, evidenced by the practice's codings;
 * ``grounded_in`` — mechanism -> theory, from the codebook (evidence type ``codebook``).
 
 The cross-case graph bundles edges: ``case_support`` (distinct cases), ``citations``
 (evidence count) and ``context_span`` (regions and settings of the supporting cases).
-The evidence multigraph, one edge per citation, is kept beside it.
+The evidence multigraph, one edge per citation and each with its context, is kept
+beside it.
 """
 
 from __future__ import annotations
@@ -132,6 +136,59 @@ def load(store: Store, pass_name: str, codebook: Codebook) -> GraphData:
     return data
 
 
+CONTEXT_ATTRIBUTES = ("region", "setting", "industry")
+CONTEXT_FIELDS = (*CONTEXT_ATTRIBUTES, "case_result", "conditions", "context_codes")
+
+
+def link_context(data: GraphData, case_id: str | None) -> dict[str, Any]:
+    """The context in force for the links of a case: what makes a link a CMO record.
+
+    Parameters
+    ----------
+    data : GraphData
+        The gathered cases, codings and links.
+    case_id : str or None
+        The link's case; ``None`` or an unknown case gives ``unknown`` attributes and
+        no conditions.
+
+    Returns
+    -------
+    dict
+        ``region``, ``setting``, ``industry`` (case attributes, ``unknown`` when not
+        given), ``case_result`` (``outcome.result``), ``conditions`` (every ``ctx.*``
+        condition of the case front matter: ``present``, ``absent`` or ``unknown``) and
+        ``context_codes`` (each context-layer code coded in the case: ``present`` when
+        every coding states it, ``absent`` when every coding states a lack, as 网络薄弱
+        does for ``ctx.infrastructure``, else ``mixed``).
+    """
+    case = data.cases.get(case_id) if case_id is not None else None
+    attrs = case.attributes if case is not None else {}
+    out: dict[str, Any] = {k: str(attrs.get(k) or "unknown") for k in CONTEXT_ATTRIBUTES}
+    out["case_result"] = str(case.outcome.get("result") or "unknown") if case else "unknown"
+    out["conditions"] = dict(sorted(case.conditions.items())) if case else {}
+    coded: dict[str, str] = {}
+    for code in sorted(data.elements.get(case_id, ())):
+        if node_layer(data.codebook, code) != "context":
+            continue
+        signs = {e.polarity < 0 for e in data.code_evidence.get((case_id, code), ())}
+        coded[code] = "mixed" if len(signs) > 1 else "absent" if signs == {True} else "present"
+    out["context_codes"] = coded
+    return out
+
+
+class _Contexts:
+    """:func:`link_context` once per case, a fresh copy for every link."""
+
+    def __init__(self, data: GraphData) -> None:
+        self.data = data
+        self.cache: dict[str | None, dict[str, Any]] = {}
+
+    def __call__(self, case_id: str | None) -> dict[str, Any]:
+        if case_id not in self.cache:
+            self.cache[case_id] = link_context(self.data, case_id)
+        return {k: dict(v) if isinstance(v, dict) else v for k, v in self.cache[case_id].items()}
+
+
 def _add_node(g: Any, codebook: Codebook, code: str) -> None:
     if code in g:
         return
@@ -157,6 +214,7 @@ def case_graph(data: GraphData, case_id: str) -> Any:
         for ctx, state in sorted(case.conditions.items()):
             _add_node(g, cb, ctx)
             g.nodes[ctx]["state"] = state
+    context = _Contexts(data)
     for lk, ev in data.links:
         if lk.case_id != case_id:
             continue
@@ -165,7 +223,8 @@ def case_graph(data: GraphData, case_id: str) -> Any:
         if g.has_edge(lk.from_code, lk.to_code):
             g.edges[lk.from_code, lk.to_code]["evidence"].append(ev.as_dict())
         else:
-            g.add_edge(lk.from_code, lk.to_code, kind="causal", evidence=[ev.as_dict()])
+            g.add_edge(lk.from_code, lk.to_code, kind="causal", evidence=[ev.as_dict()],
+                       **context(case_id))
         edge = g.edges[lk.from_code, lk.to_code]
         edge["citations"] = len(edge["evidence"])
         edge["polarity"] = min(p["polarity"] for p in edge["evidence"])
@@ -199,12 +258,13 @@ def cross_case_graph(data: GraphData) -> tuple[Any, Any]:
     support: dict[tuple[str, str], set[str]] = defaultdict(set)
     cites: dict[tuple[str, str], int] = defaultdict(int)
     polarity: dict[tuple[str, str], list[int]] = defaultdict(list)
+    context = _Contexts(data)
     for lk, ev in data.links:
         key = (lk.from_code, lk.to_code)
         for code in key:
             _add_node(g, cb, code)
             _add_node(multi, cb, code)
-        multi.add_edge(*key, **{k: v for k, v in ev.as_dict().items()})
+        multi.add_edge(*key, **ev.as_dict(), **context(lk.case_id))
         if lk.case_id:
             support[key].add(lk.case_id)
         cites[key] += 1
@@ -338,12 +398,16 @@ def to_dot(g: Any) -> str:
 
 
 LINK_COLUMNS = ("from_label", "to_label", "quote", "source", "case", "from_code", "to_code",
-                "polarity", "start_char", "end_char", "connective", "evidence_type")
+                "polarity", "start_char", "end_char", "connective", "evidence_type",
+                *CONTEXT_FIELDS)
 
 
 def link_rows(data: GraphData) -> list[dict[str, Any]]:
-    """Links in Causal Map's column layout (from_label, to_label, quote, source, …)."""
+    """Links as CMO records, in Causal Map's column layout (from_label, to_label, quote,
+    source, …) followed by the context in force (:func:`link_context`; ``conditions``
+    and ``context_codes`` are objects, written as JSON in a CSV cell)."""
     cb = data.codebook
+    context = _Contexts(data)
 
     def label(code: str) -> str:
         c = cb.codes.get(code)
@@ -353,7 +417,8 @@ def link_rows(data: GraphData) -> list[dict[str, Any]]:
              "quote": ev.quote, "source": ev.source, "case": lk.case_id,
              "from_code": lk.from_code, "to_code": lk.to_code, "polarity": lk.polarity,
              "start_char": lk.start_char, "end_char": lk.end_char,
-             "connective": lk.connective, "evidence_type": lk.evidence_type}
+             "connective": lk.connective, "evidence_type": lk.evidence_type,
+             **context(lk.case_id)}
             for lk, ev in data.links]
 
 

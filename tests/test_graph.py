@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -12,8 +13,12 @@ from conftest import invoke
 from casecoder.codebook import load_codebook
 from casecoder.coding import code
 from casecoder.graph import (
+    CONTEXT_FIELDS,
+    LINK_COLUMNS,
     analyse,
     case_graph,
+    link_context,
+    link_rows,
     to_cytoscape,
     to_dot,
     to_gexf,
@@ -109,6 +114,46 @@ def test_cross_case_bundles(analysed):
     assert a.evidence.number_of_edges() == len(a.data.links)
 
 
+A1_CONTEXT = {"region": "长三角", "setting": "rural", "industry": "unknown",
+              "case_result": "success", "conditions": {"ctx.infrastructure": "present"},
+              # the case says present; its text states a lack (由于网络薄弱, polarity -1)
+              "context_codes": {"ctx.infrastructure": "absent"}}
+B1_CONTEXT = {"region": "中西部", "setting": "urban_community", "industry": "unknown",
+              "case_result": "success", "conditions": {"ctx.infrastructure": "absent"},
+              "context_codes": {}}
+
+
+def test_links_carry_their_context(analysed, tmp_path):
+    _p, a, _links, _texts = analysed
+    assert link_context(a.data, "A1") == A1_CONTEXT
+    assert link_context(a.data, "B1") == B1_CONTEXT
+    expected = {"A1": A1_CONTEXT, "B1": B1_CONTEXT}
+    # the links CSV rows (CMO records)
+    rows = link_rows(a.data)
+    assert len(rows) == len(a.data.links) >= 4
+    for r in rows:
+        assert {k: r[k] for k in CONTEXT_FIELDS} == expected[r["case"]]
+    row = next(r for r in rows if (r["from_code"], r["to_code"]) == ("ctx.infrastructure",
+                                                                     "mech.digital"))
+    assert row["case"] == "A1" and row["polarity"] == -1 and row["connective"] == "由于"
+    # every edge of the evidence multigraph, also after a GraphML round trip
+    for _u, _v, d in a.evidence.edges(data=True):
+        assert {k: d[k] for k in CONTEXT_FIELDS} == expected[d["case"]]
+    p = tmp_path / "evidence.graphml"
+    p.write_text(to_graphml(a.evidence), encoding="utf-8")
+    for _u, _v, d in nx.read_graphml(p).edges(data=True):
+        assert json.loads(d["conditions"]) == expected[d["case"]]["conditions"]
+        assert json.loads(d["context_codes"]) == expected[d["case"]]["context_codes"]
+        assert d["region"] == expected[d["case"]]["region"]
+    # the per-case graph's causal edges
+    e = case_graph(a.data, "B1").edges["mech.digital.lightweight", "mech.participation"]
+    assert {k: e[k] for k in CONTEXT_FIELDS} == B1_CONTEXT
+    # a link whose case is not known has unknown attributes and no conditions
+    assert link_context(a.data, None) == {
+        "region": "unknown", "setting": "unknown", "industry": "unknown",
+        "case_result": "unknown", "conditions": {}, "context_codes": {}}
+
+
 @pytest.mark.parametrize("fn", [to_graphml, to_gexf, to_cytoscape, to_mermaid, to_dot])
 def test_exports_deterministic_and_readable(analysed, fn, tmp_path):
     _p, a, _links, _texts = analysed
@@ -144,6 +189,11 @@ def test_graph_cli(analysed, runner, tmp_path):
         assert out.stat().st_size > 0
     header = (tmp_path / "links.csv").read_text(encoding="utf-8").splitlines()[0]
     assert header.startswith("from_label,to_label,quote,source")
+    assert header == ",".join(LINK_COLUMNS) and header.endswith(",".join(CONTEXT_FIELDS))
+    with (tmp_path / "links.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert rows and all(json.loads(r["conditions"]) == {"ctx.infrastructure": "present"}
+                        and r["region"] == "长三角" for r in rows if r["case"] == "A1")
     assert (tmp_path / "g.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     r = invoke(runner, "graph", "export", "--project", project, "--codebook", MINI,
                "--format", "pdf", "--out", tmp_path / "x")
