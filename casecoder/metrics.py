@@ -10,8 +10,17 @@ Recognised forms (numbers in ASCII or full-width digits, with their unit):
 * ``达/达到/超过/超/突破/不足/仅 N`` — after, direction level (a plain total).
 
 Direction follows the verb (up/down) and, for ``from A to B``, the numbers when
-the verb says nothing. The indicator is the phrase before the figure, back to the
-last clause mark, without a leading year, time or connective.
+the verb says nothing; a start in another time unit is converted to the unit of the
+end (``从2小时缩短至30分钟``: 120 → 30 分钟). A bound or approximation stated with the
+figure (不足, 超过, 达, 仅, 近, 约, …) is kept in :attr:`MetricHit.qualifier`:
+"不足15%" is not "15%".
+
+The indicator is the whole noun phrase the figure measures: the phrase before the
+figure back to the last clause mark (an enumeration ``A、B等C`` kept whole), without
+a year or time, a leading connective, or the cause in front of a causative verb
+(``调解积分制推动群众参与调解的案件占比`` → ``群众参与调解的案件占比``). When the
+figure counts a noun that follows it (``培育出超2000人的线上群众调解队伍``,
+``服务超11亿用户``), that noun is the indicator or completes it.
 """
 
 from __future__ import annotations
@@ -22,8 +31,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 _NUM = r"[0-9０-９]+(?:[.．][0-9０-９]+)?"
-_UNIT = (r"(?:个百分点|百分点|%|％|万人次|人次|万件|万元|亿元|万户|万人|公里|小时|分钟|"
-         r"天|个月|月|年|"
+_UNIT = (r"(?:个百分点|百分点|%|％|万人次|人次|万件|万元|亿元|万户|万人|万名|万家|万个|万场|"
+         r"万次|万千瓦|千瓦|公里|小时|分钟|天|个月|月|年|"
          r"件|个|次|人|户|元|倍|分|家|起|项|条|场|所|名|亿|万)?")
 _UP = "提升|提高|增加|增长|上升|扩大|增至|升至|升高"
 _DOWN = "下降|降低|减少|缩短|压缩|降至|减至|缩减|回落"
@@ -39,28 +48,39 @@ _FROM_TO = re.compile(
     rf"(?P<b>{_NUM})(?P<ub>{_UNIT})"
 )
 _BY = re.compile(
-    rf"(?P<verb>{_VERB})(?:了|幅度达|幅度为|约|近|超过|超)?(?P<n>{_NUM})(?P<u>%|％|个百分点|百分点|倍|成)"
+    rf"(?P<verb>{_VERB})(?:了|幅度达|幅度为|(?P<q>约|近|超过|超))?(?P<n>{_NUM})"
+    rf"(?P<u>%|％|个百分点|百分点|倍|成)"
 )
 _TO_ONLY = re.compile(rf"(?P<verb>{_VERB})了?(?:至|到)了?(?P<n>{_NUM})(?P<u>{_UNIT})")
 _CUMULATIVE = re.compile(
     rf"(?P<verb>累计|新增|新建|共计|合计)(?P<ind>[^，,；;。！？0-9０-９]{{0,10}}?)"
-    rf"(?:超过|达到|达|超|逾|了)?(?P<n>{_NUM})(?P<u>{_UNIT})"
+    rf"(?:(?P<q>超过|达到|达|超|逾)|了)?(?P<n>{_NUM})(?P<u>{_UNIT})"
 )
 _TOTAL = re.compile(
     rf"(?P<verb>达到|达|超过|超|突破|逾|不足|仅|仅为|低于|高于)"
     rf"(?:了)?(?P<n>{_NUM})(?P<u>{_UNIT})"
 )
-_CLAUSE = re.compile(r"[，,、；;：:。！？（(“”\"\n]")
+_CLAUSE = re.compile(r"[，,、；;：:。！？（）()\"\n]")
+_YEAR = re.compile(r"[0-9０-９]{4}\s*年(?:[0-9０-９]{1,2}\s*月)?"
+                   r"(?:底|末|以来|内|上半年|下半年|期间|全年)?")
 _LEAD = re.compile(
-    r"^(?:(?:[0-9０-９]{4}\s*年(?:[0-9０-９]{1,2}\s*月)?(?:底|末|以来|内|上半年|下半年)?)|"
-    r"(?:其中|同时|并且|并|且|而且|而|则|使得|使|让|将|把|推动|带动|促进|实现|导致|致使|其|的|从而|通过改造|通过)|"
-    r"(?:年|月|后|来))+"
+    r"^(?:(?:其中|同时|并且|并|且|而且|而|则|使得|使|让|将|把|推动|带动|促进|实现|导致|致使|"
+    r"其(?![他余])|的|从而|通过改造|通过)|(?:年(?![均度龄])|月|后|来))+"
 )
+# a causative verb: what follows it is the measured thing, what precedes it the cause
+_LAST_CAUSE = re.compile(r".*(?:使得|致使|导致|推动|带动|促进|使(?![用命])|让)", re.S)
+_COUNT_UNITS = frozenset(["人", "万人", "名", "万名", "个", "万个", "家", "万家", "户", "万户",
+                          "项", "条", "所", "场", "万场", "起", "件", "万件", "次", "万次",
+                          "人次", "万人次", "亿", "万"])
+_CLAUSE_AHEAD = 12  # longest counted noun read after a figure
+_ADJECTIVE = re.compile(r"(?:众多|很多|较多|多|大|高|广)$")
+_MINUTES = {"分钟": 1, "小时": 60, "天": 1440}
+_VALUE_WORD = re.compile(r"以上|以下|左右")
 _FW = str.maketrans("０１２３４５６７８９．％", "0123456789.%")
 _UP_VERBS = frozenset(_UP.split("|"))
 _DOWN_VERBS = frozenset(_DOWN.split("|"))
 _VALUE = re.compile(rf"({_NUM})({_UNIT})")
-_TAIL = re.compile(r"(从|由|分别|均|已|都|也|较|同比|环比)+$")
+_TAIL = re.compile(r"(从|由|分别|均|已经|已|都|也|较|同比|环比|仍|还|曾|就)+$")
 _DIGITS = re.compile(r"[0-9０-９]+")
 _BEFORE = 16  # longest lead before a number: 累计 + 10-character indicator + 超过
 _AFTER = 6  # longest unit after a number: 个百分点
@@ -78,6 +98,7 @@ class MetricHit:
     change: float | None
     unit: str
     direction: str
+    qualifier: str = ""  # 不足, 超过, 达, 仅, 近, 约, … as written before the figure
 
 
 def _each(pattern: re.Pattern[str], text: str,
@@ -107,13 +128,57 @@ def _direction(verb: str, before: float | None = None, after: float | None = Non
     return "level"
 
 
-def _indicator(text: str, lo: int, pos: int) -> str:
+def _indicator(text: str, lo: int, pos: int, end: int | None = None,
+               hi: int | None = None, unit: str = "") -> str:
+    """The noun phrase measured by the figure at ``text[pos:end]`` (see the module notes).
+
+    ``lo`` and ``hi`` bound how far it may look back and ahead.
+    """
     head = text[max(lo, pos - 40):pos]
     parts = _CLAUSE.split(head)
-    phrase = parts[-1].strip() if parts else ""
+    phrase = parts[-1]
+    i = len(parts) - 1
+    if "等" in phrase:  # an enumeration "A、B等C" is one phrase
+        seps = _CLAUSE.findall(head)
+        while i > 0 and seps[i - 1] == "、" and not _DIGITS.search(parts[i - 1]):
+            i -= 1
+            phrase = parts[i] + "、" + phrase
+    phrase = _clean(phrase)
+    if end is not None and unit in _COUNT_UNITS:
+        stop = len(text) if hi is None else hi
+        ahead = text[end:min(stop, end + _CLAUSE_AHEAD)]
+        noun = _CLAUSE.split(ahead)[0]
+        if noun and not _DIGITS.search(noun) and not _VALUE_WORD.search(noun):
+            if noun.startswith("的") and len(noun) > 1:
+                return _clean(noun[1:])  # 培育出超2000人的线上群众调解队伍
+            if len(noun) <= 4:
+                phrase += noun  # 服务超11亿用户
+    if not phrase and i > 0:
+        before = _clean(parts[i - 1])
+        if len(before) <= 8 and not _DIGITS.search(before):
+            phrase = _ADJECTIVE.sub("", before)  # 员工数量多，超150万人 → 员工数量
+    if len(phrase) > 30:
+        cut = max(phrase.rfind("的"), phrase.rfind("等"))
+        phrase = phrase[cut + 1:] if 0 <= cut < len(phrase) - 2 else phrase[-30:]
+    return phrase
+
+
+def _clean(phrase: str) -> str:
+    """A clause fragment without years, a leading connective, the cause before a causative
+    verb, a trailing adverb, or an unmatched quotation mark."""
+    phrase = phrase.strip()
+    if _DIGITS.search(phrase):
+        phrase = _YEAR.sub("", phrase)
+    cause = _LAST_CAUSE.match(phrase)
+    if cause and cause.end() < len(phrase):
+        phrase = phrase[cause.end():]
     phrase = _LEAD.sub("", phrase).strip()
     phrase = _TAIL.sub("", phrase).strip()
-    return phrase[-14:]
+    if "”" in phrase and "“" not in phrase[:phrase.index("”")]:
+        phrase = phrase[phrase.index("”") + 1:]
+    if phrase.count("“") > phrase.count("”"):
+        phrase = phrase[:phrase.rindex("“")] + phrase[phrase.rindex("“") + 1:]
+    return phrase.strip()
 
 
 def windows(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
@@ -137,11 +202,16 @@ def windows(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
 def extract(text: str, lo: int = 0, hi: int | None = None) -> list[MetricHit]:
     """The quantified changes stated in ``text[lo:hi]``, in order of position."""
     hi = len(text) if hi is None else hi
-    return scan(text, lo, windows(text, lo, hi))
+    return scan(text, lo, windows(text, lo, hi), hi)
 
 
-def scan(text: str, lo: int, stretches: list[tuple[int, int]]) -> list[MetricHit]:
-    """The metrics inside ``stretches`` of ``text`` (``lo`` bounds indicator look-back)."""
+def scan(text: str, lo: int, stretches: list[tuple[int, int]],
+         hi: int | None = None) -> list[MetricHit]:
+    """The metrics inside ``stretches`` of ``text``.
+
+    ``lo`` and ``hi`` (default: the end of ``text``) bound how far an indicator is
+    looked for before and after its figure.
+    """
     out: list[MetricHit] = []
     taken: list[tuple[int, int]] = []  # disjoint spans, sorted
 
@@ -170,7 +240,10 @@ def scan(text: str, lo: int, stretches: list[tuple[int, int]]) -> list[MetricHit
         if not free(m.start(), m.end()):
             continue
         va, vb = _num(m.group("a")), _num(m.group("b"))
-        unit = (m.group("ub") or m.group("ua")).translate(_FW)
+        ua, ub = m.group("ua").translate(_FW), m.group("ub").translate(_FW)
+        if ua in _MINUTES and ub in _MINUTES and ua != ub:
+            va = va * _MINUTES[ua] / _MINUTES[ub]  # 从2小时缩短至30分钟: 120 → 30 分钟
+        unit = ub or ua
         add(m, [MetricHit(m.start(), m.end(), _indicator(text, lo, m.start()), va, vb,
                           round(vb - va, 6), unit, _direction(m.group("verb"), va, vb))])
     for m in _each(_TO_ONLY, text, stretches):
@@ -186,19 +259,21 @@ def scan(text: str, lo: int, stretches: list[tuple[int, int]]) -> list[MetricHit
         direction = _direction(m.group("verb"))
         change = -n if direction == "down" else n
         add(m, [MetricHit(m.start(), m.end(), _indicator(text, lo, m.start()), None, None,
-                          change, m.group("u").translate(_FW), direction)])
+                          change, m.group("u").translate(_FW), direction, m.group("q") or "")])
     for m in _each(_CUMULATIVE, text, stretches):
         if not free(m.start(), m.end()) or not m.group("u"):
             continue
-        ind = m.group("ind").strip() or _indicator(text, lo, m.start())
+        unit = m.group("u").translate(_FW)
+        ind = (_clean(m.group("ind")) or
+               _indicator(text, lo, m.start(), m.end(), hi, unit))
         add(m, [MetricHit(m.start(), m.end(), ind, None, _num(m.group("n")), None,
-                          m.group("u").translate(_FW), "up")])
+                          unit, "up", m.group("q") or "")])
     for m in _each(_TOTAL, text, stretches):
         if not free(m.start(), m.end()) or not m.group("u"):
             continue
         verb = m.group("verb")
-        add(m, [MetricHit(m.start(), m.end(), _indicator(text, lo, m.start()), None,
-                          _num(m.group("n")), None, m.group("u").translate(_FW),
-                          _direction(verb))])
+        unit = m.group("u").translate(_FW)
+        add(m, [MetricHit(m.start(), m.end(), _indicator(text, lo, m.start(), m.end(), hi, unit),
+                          None, _num(m.group("n")), None, unit, _direction(verb), verb)])
     out.sort(key=lambda h: (h.start, h.end))
     return out

@@ -24,7 +24,51 @@ CASES = [
     ("满意度从30%提升到了65%。", [("满意度", 30, 65, 35, "%", "up")]),
     ("而群众满意度从30%提升到65%。", [("群众满意度", 30, 65, 35, "%", "up")]),
     ("办理时间缩短到了3天。", [("办理时间", None, 3, None, "天", "down")]),
+    # a start in another time unit is converted to the end's unit
+    ("协同团队的响应时间从2小时缩短至30分钟。",
+     [("协同团队的响应时间", 120, 30, -90, "分钟", "down")]),
 ]
+
+# the indicator is the whole noun phrase the figure measures, never a cut fragment
+INDICATORS = [
+    ("调解积分制推动群众参与调解的案件占比从30%提升至65%。", ["群众参与调解的案件占比"]),
+    ("线上直播宣讲使群众主动参与调解意愿提升45%。", ["群众主动参与调解意愿"]),
+    ("通过这种改造使安全事故发生率下降45%。", ["安全事故发生率"]),
+    ("平台开设了招募功能，培育出超2000人的线上群众调解队伍，其中“90后”占比达40%。",
+     ["线上群众调解队伍", "“90后”占比"]),
+    ("没有提炼出核心机制，其他地区照搬后成功率仅30%。", ["其他地区照搬后成功率"]),
+    ("依托需求台账，2025年北京朝阳区社区的民生问题解决率提升至90%。",
+     ["北京朝阳区社区的民生问题解决率"]),
+    ("它的电网覆盖广，服务超11亿用户；员工数量多，超150万人。", ["服务用户", "员工数量"]),
+    ("“老娘舅”队伍2025年化解邻里纠纷超5万件，成功率达95%。",
+     ["“老娘舅”队伍化解邻里纠纷", "成功率"]),
+    ("区内治理主体众多，物业、企业、社会组织等治理主体超5000家。",
+     ["物业、企业、社会组织等治理主体"]),
+    ("线上群众调解队伍已经超过2000人。", ["线上群众调解队伍"]),
+]
+
+
+@pytest.mark.parametrize("text,expected", INDICATORS)
+def test_indicator_is_the_whole_noun_phrase(text, expected):
+    assert [h.indicator for h in extract(text)] == expected
+
+
+QUALIFIERS = [
+    ("导致平台使用率不足15%。", "不足"),
+    ("群众满意度仅75%。", "仅"),
+    ("矛盾化解率达98.6%。", "达"),
+    ("平台覆盖群众超过50万人次。", "超过"),
+    ("协同调解效率提升近65%。", "近"),
+    ("累计办理业务超过12万件。", "超过"),
+    ("政策理解率从60%提升至92%。", ""),
+]
+
+
+@pytest.mark.parametrize("text,qualifier", QUALIFIERS)
+def test_bounds_and_approximations_are_kept(text, qualifier):
+    (hit,) = extract(text)
+    assert hit.qualifier == qualifier
+    assert text[hit.start:hit.end].startswith(qualifier) or qualifier in text[hit.start:hit.end]
 
 
 @pytest.mark.parametrize("text,expected", CASES)
