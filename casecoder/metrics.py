@@ -1,10 +1,14 @@
 """Outcome metrics: quantified changes stated in a sentence.
 
-Recognised forms (numbers in ASCII or full-width digits, with their unit):
+Recognised forms (numbers in ASCII or full-width digits, thousands separated by commas
+or not, with their unit):
 
 * ``分别从A、B提升至C、D`` — one record per pair;
 * ``从A提升/提高/增加/下降/降低/缩短/减少至B`` and ``由A降至B`` — before, after, change;
-* ``提升/提高/增长/下降/降低/减少/缩短 N%`` or ``N个百分点`` or ``N倍`` — change;
+  a time or state may stand before either figure (``从2021年的500件下降至2023年的300件``,
+  ``由上年的85%提升至95%``, ``从原来的7天缩短为2天``);
+* ``提升/提高/增长/下降/降低/减少/缩短 N%`` or ``N个百分点`` or ``N倍`` — change; also with
+  a qualifier (``降低了约30%``) or a Chinese numeral (``三成`` = 30%, ``两倍``);
 * ``提升至B``, ``降至B``, ``缩短至B`` without a start value — after, with direction;
 * ``累计/新增/新建 [indicator] N`` — after, direction up (a newly achieved total);
 * ``达/达到/超过/超/突破/不足/仅 N`` — after, direction level (a plain total).
@@ -30,9 +34,16 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-_NUM = r"[0-9０-９]+(?:[.．][0-9０-９]+)?"
+_NUM = r"[0-9０-９]+(?:,[0-9]{3})*(?:[.．][0-9０-９]+)?"
+# a Chinese numeral before 成 or 倍 (三成, 两倍)
+_CN_DIGITS = {"一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8,
+              "九": 9, "十": 10, "半": 0.5}
+_CN_NUM = r"[一二两三四五六七八九十半]"
+# a time or a state named before a figure: 从2021年的500件, 由上年的85%, 从原来的7天
+_WHEN = (r"(?:[0-9０-９]{4}年(?:底|末|初)?|上年|去年|上一年|原来|原先|过去|以往|以前|之前|"
+         r"改革前|试点前)?的?")
 _UNIT = (r"(?:个百分点|百分点|%|％|万人次|人次|万件|万元|亿元|万户|万人|万名|万家|万个|万场|"
-         r"万次|万千瓦|千瓦|公里|小时|分钟|天|个月|月|年|"
+         r"万次|万千瓦|千瓦|公里|小时|分钟|个工作日|工作日|天|个月|月|年|"
          r"件|个|次|人|户|元|倍|分|家|起|项|条|场|所|名|亿|万)?")
 _UP = "提升|提高|增加|增长|上升|扩大|增至|升至|升高"
 _DOWN = "下降|降低|减少|缩短|压缩|降至|减至|缩减|回落"
@@ -44,12 +55,12 @@ _RESPECTIVELY = re.compile(
     rf"(?P<b>{_NUM}{_UNIT}(?:[、和与](?:{_NUM}{_UNIT}))+)"
 )
 _FROM_TO = re.compile(
-    rf"(?:从|由)(?P<a>{_NUM})(?P<ua>{_UNIT})(?:的水平)?(?P<verb>{_VERB})了?{_TO}"
-    rf"(?P<b>{_NUM})(?P<ub>{_UNIT})"
+    rf"(?:从|由){_WHEN}(?P<a>{_NUM})(?P<ua>{_UNIT})(?:的水平)?(?P<verb>{_VERB})了?{_TO}"
+    rf"{_WHEN}(?P<b>{_NUM})(?P<ub>{_UNIT})"
 )
 _BY = re.compile(
-    rf"(?P<verb>{_VERB})(?:了|幅度达|幅度为|(?P<q>约|近|超过|超))?(?P<n>{_NUM})"
-    rf"(?P<u>%|％|个百分点|百分点|倍|成)"
+    rf"(?P<verb>{_VERB})(?:了|幅度达|幅度为)?(?P<q>约|近|超过|超)?"
+    rf"(?:(?P<n>{_NUM})(?P<u>%|％|个百分点|百分点|倍|成)|(?P<cn>{_CN_NUM}{{1,2}})(?P<cu>倍|成))"
 )
 _TO_ONLY = re.compile(rf"(?P<verb>{_VERB})了?(?:至|到)了?(?P<n>{_NUM})(?P<u>{_UNIT})")
 _CUMULATIVE = re.compile(
@@ -82,6 +93,8 @@ _DOWN_VERBS = frozenset(_DOWN.split("|"))
 _VALUE = re.compile(rf"({_NUM})({_UNIT})")
 _TAIL = re.compile(r"(从|由|分别|均|已经|已|都|也|较|同比|环比|仍|还|曾|就)+$")
 _DIGITS = re.compile(r"[0-9０-９]+")
+# what windows() looks around: digits, and Chinese numerals counting 成 or 倍
+_FIGURES = re.compile(rf"[0-9０-９]+|{_CN_NUM}{{1,2}}[成倍]")
 _BEFORE = 16  # longest lead before a number: 累计 + 10-character indicator + 超过
 _AFTER = 6  # longest unit after a number: 个百分点
 
@@ -108,7 +121,16 @@ def _each(pattern: re.Pattern[str], text: str,
 
 
 def _num(s: str) -> float:
-    return float(s.translate(_FW))
+    return float(s.translate(_FW).replace(",", ""))
+
+
+def _cn_num(s: str) -> float:
+    """A one- or two-character Chinese numeral: 三 → 3, 十 → 10, 两 → 2, 半 → 0.5."""
+    if len(s) == 2 and s[0] == "十":
+        return 10 + _CN_DIGITS[s[1]]
+    if len(s) == 2 and s[1] == "十":
+        return _CN_DIGITS[s[0]] * 10
+    return float(_CN_DIGITS[s[0]]) if len(s) == 1 else float("nan")
 
 
 def _split_values(s: str) -> list[tuple[float, str]]:
@@ -190,7 +212,7 @@ def windows(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
     stretch around a cluster of digits and the rest of the text need not be scanned.
     """
     out: list[tuple[int, int]] = []
-    for m in _DIGITS.finditer(text, lo, hi):
+    for m in _FIGURES.finditer(text, lo, hi):
         a, b = max(lo, m.start() - _BEFORE), min(hi, m.end() + _AFTER)
         if out and a <= out[-1][1]:
             out[-1] = (out[-1][0], b)
@@ -255,11 +277,18 @@ def scan(text: str, lo: int, stretches: list[tuple[int, int]],
     for m in _each(_BY, text, stretches):
         if not free(m.start(), m.end()):
             continue
-        n = _num(m.group("n"))
+        if m.group("n") is not None:
+            n, unit = _num(m.group("n")), m.group("u").translate(_FW)
+        else:
+            n, unit = _cn_num(m.group("cn")), m.group("cu")
+            if n != n:  # not a numeral of one or two characters
+                continue
+        if unit == "成":  # 三成 = 30%
+            n, unit = round(n * 10, 6), "%"
         direction = _direction(m.group("verb"))
         change = -n if direction == "down" else n
         add(m, [MetricHit(m.start(), m.end(), _indicator(text, lo, m.start()), None, None,
-                          change, m.group("u").translate(_FW), direction, m.group("q") or "")])
+                          change, unit, direction, m.group("q") or "")])
     for m in _each(_CUMULATIVE, text, stretches):
         if not free(m.start(), m.end()) or not m.group("u"):
             continue

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from casecoder.metrics import extract
+from casecoder.metrics import extract, scan
 
 CASES = [
     ("政策理解率从60%提升至92%；", [("政策理解率", 60, 92, 32, "%", "up")]),
@@ -117,3 +117,26 @@ def test_digit_windows_on_the_corpus():
     for f in sorted(root.glob("C*.md")):
         text = f.read_text(encoding="utf-8")
         assert extract(text) == scan(text, 0, [(0, len(text))]), f.name
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("由上年的85%提升至95%。", ("", 85.0, 95.0, 10.0, "%", "up")),
+    ("从原来的7天缩短为2天。", ("", 7.0, 2.0, -5.0, "天", "down")),
+    ("案件从2021年的500件下降至2023年的300件。", ("案件", 500.0, 300.0, -200.0, "件", "down")),
+    ("案件由2022年的1200件降至2024年的380件。", ("案件", 1200.0, 380.0, -820.0, "件", "down")),
+    ("受理量超过12,000件。", ("受理量", None, 12000.0, None, "件", "level")),
+    ("成本降低三成。", ("成本", None, None, -30.0, "%", "down")),
+    ("效率提升两倍。", ("效率", None, None, 2.0, "倍", "up")),
+    ("投诉降低了约30%。", ("投诉", None, None, -30.0, "%", "down")),
+    ("办理时限从15个工作日缩短至5个工作日。", ("办理时限", 15.0, 5.0, -10.0, "个工作日", "down")),
+])
+def test_times_qualifiers_separators_and_chinese_numerals(text, expected):
+    (m,) = extract(text)
+    assert (m.indicator, m.before, m.after, m.change, m.unit, m.direction) == expected
+    assert text[m.start:m.end].endswith(text[m.end - 1])  # a span inside the sentence
+    assert scan(text, 0, [(0, len(text))]) == extract(text)
+
+
+def test_approximate_change_keeps_its_qualifier():
+    (m,) = extract("投诉降低了约30%。")
+    assert m.qualifier == "约"
