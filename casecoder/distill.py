@@ -45,6 +45,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from casecoder import citations
 from casecoder.document import Cite, Document, Inline
 from casecoder.errors import CasecoderError
 from casecoder.flags import BLOCKING, sensitivity
@@ -164,10 +165,7 @@ def make_context(store: Any, analysis: Analysis, pass_name: str, lang: str = "zh
     if lang not in TEXT:
         raise CasecoderError("CC504", lang=lang)
     sources = {s.name: s for s in store.sources()}
-    by_case: dict[str, list[Source]] = defaultdict(list)
-    for s in sorted(sources.values(), key=lambda s: (s.kind != "case", s.name)):
-        if s.case_id:
-            by_case[s.case_id].append(s)
+    by_case = citations.case_files(sources.values())
     from casecoder.graph import lesson_spans
 
     lessons = {name: lesson_spans(s.text) for name, s in sources.items() if s.kind == "case"}
@@ -339,46 +337,13 @@ def _metric_row(m: dict[str, Any], ctx: Context) -> list[Any]:
 
 def front_matter_cite(ctx: Context, case_id: str, key: str) -> Cite | None:
     """The line of a case file's front matter that records ``key`` (e.g. ``ctx.funding``)."""
-    srcs = ctx.case_sources.get(case_id, [])
-    if not srcs or srcs[0].kind != "case":
-        return None
-    src = srcs[0]
-    head = src.text[:src.body_start]
-    m = re.search(rf"^[ \t]*{re.escape(key)}:.*$", head, re.M)
-    if m is None:
-        return None
-    a, b = m.start(), m.end()
-    while a < b and src.text[a] in " \t":
-        a += 1
-    return Cite(src.name, a, b, src.text[a:b], case_id)
-
-
-_ENTRY = re.compile(r"^([ \t]*)-[ \t]*from:[ \t]*(.*?)[ \t]*$", re.M)
+    return citations.front_matter_cite(ctx.case_sources.get(case_id, []), case_id, key)
 
 
 def transfer_cite(ctx: Context, case_id: str, origin: str) -> Cite | None:
     """The entry of a case file's front-matter ``transfers`` list recording a transfer
-    from ``origin`` (its ``from``, ``mode``, ``result`` and ``note`` lines)."""
-    srcs = ctx.case_sources.get(case_id, [])
-    if not srcs or srcs[0].kind != "case":
-        return None
-    src = srcs[0]
-    head = src.text[:src.body_start]
-    block = re.search(r"^transfers:[ \t]*$", head, re.M)
-    if block is None:
-        return None
-    for m in _ENTRY.finditer(head, block.end()):
-        if m.group(2).strip("\"'") != origin:
-            continue
-        indent = len(m.group(1))
-        a = m.start() + indent
-        b = m.end()
-        for line in re.finditer(r"^([ \t]*)(\S.*?)[ \t]*$", head[m.end():], re.M):
-            if len(line.group(1)) <= indent:
-                break
-            b = m.end() + line.end()
-        return Cite(src.name, a, b, src.text[a:b], case_id)
-    return None
+    from ``origin``."""
+    return citations.transfer_cite(ctx.case_sources.get(case_id, []), case_id, origin)
 
 
 def evidence_of(ctx: Context, case_id: str, code: str) -> list[Evidence]:

@@ -256,7 +256,7 @@ def flags_report(flags: list[ElementFlag], thresholds: Thresholds,
         has ``case``, ``source``, ``start_char``, ``end_char``, ``quote`` and ``polarity``.
     condition_line : callable (case id, condition id) -> citation or None
         The line of a case's record that states its condition (the front matter line,
-        :func:`casecoder.distill.front_matter_cite`).
+        :func:`casecoder.citations.front_matter_cite`).
     records : list of CaseRecord
         The cases the flags were computed from.
     limit : int, default=QUOTED_CASES
@@ -303,14 +303,13 @@ def flags_report(flags: list[ElementFlag], thresholds: Thresholds,
     return {"thresholds": dict(thresholds.__dict__), "quoted_cases": limit, "flags": out}
 
 
-def analysis_report(store: Any, analysis: Any, pass_name: str,
-                    limit: int = QUOTED_CASES) -> dict[str, Any]:
+def analysis_report(store: Any, analysis: Any, limit: int = QUOTED_CASES) -> dict[str, Any]:
     """:func:`flags_report` of an analysis (:func:`casecoder.graph.analyse`) of a store."""
-    from casecoder.distill import front_matter_cite, make_context
+    from casecoder.citations import case_files, front_matter_cite
 
-    ctx = make_context(store, analysis, pass_name)
+    files = case_files(store.sources())
     return flags_report(analysis.flags, analysis.thresholds, analysis.data.code_evidence,
-                        lambda case, cond: front_matter_cite(ctx, case, cond),
+                        lambda case, cond: front_matter_cite(files.get(case, []), case, cond),
                         analysis.records, limit)
 
 

@@ -96,7 +96,7 @@ def _data_tables(store: Any, a: Any, data_dir: Path, pass_name: str) -> list[Pat
 
     out = []
     write_text(data_dir / "flags.json", json.dumps(
-        analysis_report(store, a, pass_name), ensure_ascii=False, indent=1,
+        analysis_report(store, a), ensure_ascii=False, indent=1,
         sort_keys=True) + "\n")
     write_text(data_dir / "sensitivity.json", json.dumps(
         sensitivity(a.records), ensure_ascii=False, indent=1, sort_keys=True) + "\n")

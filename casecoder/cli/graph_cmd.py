@@ -169,7 +169,7 @@ def flags(
     th = _thresholds(min_support, min_regions, min_settings, necessity, relevance, precondition,
                      difference)
     report = _analysis(project, pass_name, codebook, th,
-                       then=lambda store, a: analysis_report(store, a, pass_name))
+                       then=lambda store, a: analysis_report(store, a))
     if as_json:
         emit_json(report)
         return
