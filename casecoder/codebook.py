@@ -2,11 +2,16 @@
 
 A codebook file (see ``docs/codebook.md``) holds codes in a hierarchy, each with the
 rules that let a machine apply it (keywords, synonyms, negative keywords, regular
-expressions, exclusions, proximity rules, a negation mode) and the examples and
+expressions, token patterns, exclusions, proximity rules, a negation mode) and the
+examples and
 counter-examples that show what it means. :func:`load_codebook` parses the file with
 line numbers and checks everything the coding stage relies on, so that a broken
 codebook fails at load time with the file and line of the problem, never halfway
 through a coding pass.
+
+A codebook that declares ``frame: governance-v1`` is checked against the governance
+frame (:data:`GOVERNANCE_FRAME`: every id present, with the frame's label) whenever it
+is loaded.
 
 This module reads YAML and compiles regular expressions only; matching text is the
 coding stage's work (:mod:`casecoder.coding`).
@@ -18,7 +23,7 @@ import difflib
 import hashlib
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +39,14 @@ try:  # the regex parser the standard library uses; private, so guard it
 except ImportError:  # pragma: no cover - older layouts
     import sre_parse as _sre_parse  # type: ignore[no-redef]
 
-TOP_KEYS = ("codebook", "title", "version", "language", "description", "defaults", "codes")
+TOP_KEYS = ("codebook", "title", "version", "language", "description", "frame", "defaults",
+            "codes")
 DEFAULT_KEYS = ("unit", "speaker_scope", "negation", "metric_code")
 NEGATION_KEYS = ("cues", "window", "exceptions")
 CODE_KEYS = ("id", "label", "gloss", "definition", "include", "exclude", "parent", "layer",
              "theory", "rules", "examples", "counter_examples", "see_also", "manual")
-RULE_KEYS = ("keywords", "synonyms", "negative_keywords", "patterns", "exclusions",
-             "proximity", "negation", "speakers")
+RULE_KEYS = ("keywords", "synonyms", "negative_keywords", "patterns", "token_patterns",
+             "exclusions", "proximity", "negation", "speakers")
 PROXIMITY_KEYS = ("a", "b", "within", "unit")
 LAYERS = ("context", "practice", "mechanism", "outcome", "problem", "theory", "group")
 NEGATION_MODES = ("veto", "ignore", "polarity")
@@ -48,17 +54,56 @@ PROXIMITY_UNITS = ("char", "token")
 UNITS = ("sentence", "turn", "paragraph")
 REGEX_PREFIX = "re:"
 
-#: The ids of ``shared/codebook-frame.md`` (the governance frame), in frame order.
-#: ``tests/test_codebook.py`` keeps this list equal to the frame file.
-FRAME_IDS: tuple[str, ...] = (
-    "mech", "mech.guidance", "mech.coordination", "mech.participation", "mech.mediation",
-    "mech.digital", "mech.frontload", "mech.demand",
-    "prob", "prob.formalism", "prob.participation", "prob.silo", "prob.transfer",
-    "prob.resource",
-    "ctx", "ctx.economy", "ctx.infrastructure", "ctx.funding", "ctx.population",
-    "ctx.selfgov",
-    "out",
-)
+#: The governance frame (``shared/codebook-frame.md``, v1): every code id it fixes and
+#: its Chinese label, in frame order. The frame file is not shipped with the package, so
+#: this is the copy a codebook declaring ``frame: governance-v1`` is checked against;
+#: ``tests/test_codebook.py`` keeps it equal to the frame file when that is present.
+GOVERNANCE_FRAME: dict[str, str] = {
+    "mech": "机制",
+    "mech.guidance": "思想引领",
+    "mech.coordination": "组织协同",
+    "mech.participation": "群众联动",
+    "mech.mediation": "矛盾化解",
+    "mech.digital": "数字赋能",
+    "mech.frontload": "前置下沉",
+    "mech.demand": "需求对接",
+    "prob": "困境",
+    "prob.formalism": "需求脱节与形式化",
+    "prob.participation": "参与不足",
+    "prob.silo": "协同壁垒",
+    "prob.transfer": "经验转化困难",
+    "prob.resource": "资源不足",
+    "ctx": "情境条件",
+    "ctx.economy": "经济水平",
+    "ctx.infrastructure": "数字与网络基础",
+    "ctx.funding": "经费与财政",
+    "ctx.population": "人口结构",
+    "ctx.selfgov": "自治能力与社区凝聚力",
+    "out": "成效",
+}
+#: Frames a codebook may declare with its top-level ``frame:`` key.
+FRAMES: dict[str, dict[str, str]] = {"governance-v1": GOVERNANCE_FRAME}
+#: The ids of the governance frame, in frame order.
+FRAME_IDS: tuple[str, ...] = tuple(GOVERNANCE_FRAME)
+
+# Token patterns (``rules.token_patterns``): spaCy Matcher patterns over the jieba tokens
+# of a ``spacy.blank("zh")`` pipeline, which has no tagger, parser or entity recogniser,
+# so only attributes of the token text can ever match.
+TOKEN_TEXT_ATTRS = ("ORTH", "TEXT", "LOWER", "NORM")
+TOKEN_INT_ATTRS = ("LENGTH",)
+TOKEN_FLAG_ATTRS = ("IS_ALPHA", "IS_ASCII", "IS_DIGIT", "IS_LOWER", "IS_UPPER", "IS_TITLE",
+                    "IS_PUNCT", "IS_SPACE", "IS_STOP", "IS_BRACKET", "IS_QUOTE",
+                    "IS_CURRENCY", "LIKE_NUM")
+TOKEN_MODEL_ATTRS = ("POS", "TAG", "MORPH", "LEMMA", "DEP", "ENT_TYPE", "ENT_IOB", "ENT_ID",
+                     "ENT_KB_ID", "SENT_START", "IS_SENT_START", "SPACY")
+TOKEN_KEYS = (*TOKEN_TEXT_ATTRS, *TOKEN_INT_ATTRS, *TOKEN_FLAG_ATTRS, "OP")
+TOKEN_OPS = ("+", "*", "?", "!")
+_TOKEN_OP_RANGE = re.compile(r"^\{(\d+)\}$|^\{(\d+),(\d*)\}$|^\{(\d*),(\d+)\}$")
+_TOKEN_TEXT_PREDICATES = ("IN", "NOT_IN", "REGEX")
+_TOKEN_INT_PREDICATES = ("IN", "NOT_IN", "==", "!=", ">=", "<=", ">", "<")
+#: Attributes whose value (a string, an ``IN`` list or a plain-text ``REGEX``) names the
+#: text a required token must contain: the literals a token pattern needs.
+TOKEN_LITERAL_ATTRS = ("ORTH", "TEXT", "LOWER")
 
 _ID = re.compile(r"^[^\s.]+(\.[^\s.]+)*$")
 _STR_TAG = "tag:yaml.org,2002:str"
@@ -69,6 +114,11 @@ _TYPE_NAMES = {
     "tag:yaml.org,2002:null": "empty",
     "tag:yaml.org,2002:timestamp": "a date",
 }
+
+
+def token_patterns(rules: CodeRules) -> list[list[dict[str, Any]]]:
+    """The token patterns of ``rules``."""
+    return rules.token_patterns
 
 
 # -- loading -------------------------------------------------------------------------------
@@ -91,11 +141,12 @@ def load_codebook(path: str | os.PathLike[str]) -> Codebook:
     ------
     CasecoderError
         CC309 the file does not exist; CC302 it is not valid YAML; CC308 a structural
-        problem (unknown key, wrong type, unknown layer, negation mode or speaker role);
-        CC303 a duplicate code id; CC305 an invalid regular expression; CC304 an unknown
-        parent; CC311 a cycle of parents; CC306 a code with no way to match; CC301 a
-        code id referenced (``see_also``, ``defaults.metric_code``) but not defined.
-        Every message names the file and the line.
+        problem (unknown key, wrong type, unknown layer, negation mode, speaker role or
+        frame, an invalid token pattern, a frame id with another label); CC303 a
+        duplicate code id; CC305 an invalid regular expression; CC304 an unknown parent;
+        CC311 a cycle of parents; CC306 a code with no way to match; CC301 a code id
+        referenced (``see_also``, ``defaults.metric_code``) but not defined; CC307 ids
+        of the declared frame missing. Every message names the file and the line.
     """
     p = Path(path)
     shown = str(path)
@@ -151,6 +202,7 @@ class _Reader:
     def __init__(self, path: str) -> None:
         self.path = path
         self.con = SafeConstructor()
+        self.label_lines: dict[str, int] = {}
 
     # -- error helpers ------------------------------------------------------------------
     def fail(self, node: Node, problem: str, expected: str) -> CasecoderError:
@@ -242,6 +294,7 @@ class _Reader:
         for key in ("language", "description"):
             if key in top:
                 self.string(top[key][1], key)
+        frame = self.choice(top["frame"][1], "frame", tuple(FRAMES)) if "frame" in top else None
         defaults, refs = self.defaults(top["defaults"][1]) if "defaults" in top else ({}, [])
         if "codes" not in top:
             raise CasecoderError("CC308", path=self.path, line=_line(root),
@@ -270,6 +323,9 @@ class _Reader:
             if ref not in codes:
                 raise CasecoderError("CC301", path=self.path, line=_line(node), code=ref,
                                      known=_known(ref, codes))
+        if frame is not None:
+            _check_frame(codes, FRAMES[frame], f"the frame {frame}", self.path,
+                         _line(top["codes"][0]), self.label_lines.get)
         return Codebook(name=name, path=self.path, sha256=sha, codes=codes, defaults=defaults,
                         title=title, version=version)
 
@@ -326,6 +382,7 @@ class _Reader:
         if "label" not in m:
             raise self.fail(node, f"{where} has no label", "a `label:` (its short name)")
         code = Code(id=cid, label=self.term(m["label"][1], f"the label of {where}"), line=line)
+        self.label_lines[cid] = _line(m["label"][1])
         for key in ("gloss", "definition", "include", "exclude"):
             if key in m:
                 setattr(code, key, self.string(m[key][1], f"the {key} of {where}"))
@@ -368,6 +425,14 @@ class _Reader:
             for item, pat in pairs:
                 self.regex(item, pat, cid)
             rules.patterns = [pat for _, pat in pairs]
+        if "token_patterns" in r:
+            tn = r["token_patterns"][1]
+            if not isinstance(tn, SequenceNode):
+                raise self.fail(tn, f"token_patterns of code {cid!r} is {_kind(tn)}",
+                                "a list of token patterns, each a list such as "
+                                "[{ORTH: 调解}]")
+            rules.token_patterns = [self.token_pattern(item, cid, n + 1)
+                                    for n, item in enumerate(tn.value)]
         if "exclusions" in r:
             pairs = self.items(r["exclusions"][1], f"exclusions of code {cid!r}")
             for item, ex in pairs:
@@ -404,6 +469,76 @@ class _Reader:
         out["unit"] = self.choice(p["unit"][1], f"the unit of {where}", PROXIMITY_UNITS) \
             if "unit" in p else "char"
         return out
+
+    def token_pattern(self, node: Node, cid: str, n: int) -> list[dict[str, Any]]:
+        """One spaCy Matcher pattern, checked token by token (see :func:`token_needs`)."""
+        where = f"token pattern {n} of code {cid!r}"
+        if not isinstance(node, SequenceNode) or not node.value:
+            raise self.fail(node, f"{where} is " + (_kind(node) if not isinstance(
+                node, SequenceNode) else "empty"),
+                "a list of token descriptions such as [{ORTH: 调解}, {ORTH: 纠纷}]")
+        pattern = []
+        for i, tn in enumerate(node.value, 1):
+            tw = f"token {i} of {where}"
+            if not isinstance(tn, MappingNode):
+                raise self.fail(tn, f"{tw} is {_kind(tn)}",
+                                "a mapping of token attributes such as {ORTH: 调解}")
+            for kn, _vn in tn.value:
+                if isinstance(kn, ScalarNode) and (kn.value in TOKEN_MODEL_ATTRS
+                                                   or kn.value == "_"):
+                    raise self.fail(kn, f"{tw} uses {kn.value}, which needs a trained "
+                                    "pipeline or extension; casecoder's is "
+                                    "spacy.blank('zh') with jieba tokens",
+                                    "attributes of the token text: " + ", ".join(TOKEN_KEYS))
+            m = self.mapping(tn, tw, TOKEN_KEYS)
+            spec: dict[str, Any] = {}
+            for key, (_kn, vn) in m.items():
+                spec[key] = self.token_value(vn, key, f"{key} of {tw}")
+            pattern.append(spec)
+        if not token_needs(pattern):
+            raise self.fail(node, f"{where} has no token that must occur with a given text, "
+                            "so it would have to run on every unit",
+                            "at least one token, not optional, with ORTH, TEXT or LOWER "
+                            "given as a text, an IN list or a plain-text REGEX, such as "
+                            "{ORTH: 调解}")
+        return pattern
+
+    def token_value(self, node: Node, key: str, where: str) -> Any:
+        """The value of one token attribute, as spaCy's Matcher accepts it."""
+        if key == "OP":
+            op = self.string(node, where)
+            if op not in TOKEN_OPS and not _TOKEN_OP_RANGE.match(op):
+                raise self.fail(node, f"{where} is {op!r}",
+                                "one of + * ? ! or a count {n}, {n,m}, {n,} or {,m} "
+                                "(in quotes)")
+            return op
+        if key in TOKEN_FLAG_ATTRS:
+            return self.boolean(node, where)
+        text = key in TOKEN_TEXT_ATTRS
+        if isinstance(node, MappingNode):
+            preds = _TOKEN_TEXT_PREDICATES if text else _TOKEN_INT_PREDICATES
+            m = self.mapping(node, where, preds)
+            out: dict[str, Any] = {}
+            for p, (_kn, vn) in m.items():
+                pw = f"{p} of {where}"
+                if p in ("IN", "NOT_IN"):
+                    if not isinstance(vn, SequenceNode) or not vn.value:
+                        raise self.fail(vn, f"{pw} is " + (_kind(vn) if not isinstance(
+                            vn, SequenceNode) else "empty"), "a non-empty list")
+                    out[p] = [self.term(x, f"an item of {pw}") if text
+                              else self.integer(x, f"an item of {pw}") for x in vn.value]
+                elif p == "REGEX":
+                    out[p] = self.term(vn, pw)
+                    try:
+                        re.compile(out[p])
+                    except re.error as exc:
+                        raise self.fail(vn, f"{pw} {out[p]!r} is not a valid regular "
+                                        f"expression: {exc}", "a Python regular expression"
+                                        ) from None
+                else:
+                    out[p] = self.integer(vn, pw)
+            return out
+        return self.term(node, where) if text else self.integer(node, where)
 
     def regex(self, node: Node, pattern: str, cid: str) -> None:
         try:
@@ -445,7 +580,7 @@ class _Reader:
             if code.manual or cid in has_children:
                 continue
             if not (r.keywords or r.synonyms or r.negative_keywords or r.patterns
-                    or r.proximity):
+                    or r.proximity or token_patterns(r)):
                 raise CasecoderError("CC306", path=self.path, line=code.line, code=cid)
 
 
@@ -466,6 +601,81 @@ def _known(missing: str, codes: dict[str, Code]) -> str:
     close = difflib.get_close_matches(missing, ids, n=4, cutoff=0.5)
     head = ", ".join(close) if close else ", ".join(ids[:6])
     return f"{head}, ... ({len(ids)} codes; `casecoder codebook show` lists them)"
+
+
+def _plain_text(pattern: str) -> bool:
+    """True when the regex ``pattern`` matches only its own text (no special character)."""
+    return bool(pattern) and re.escape(pattern) == pattern
+
+
+def _caseless_fold(text: str) -> bool:
+    """True when every character is ASCII or has no case, so that lower-casing it keeps
+    its length in any text (what the coding stage's automaton relies on)."""
+    return all(ch.isascii() or ch.lower() == ch.upper() for ch in text)
+
+
+def _required(spec: Mapping[str, Any]) -> bool:
+    """True when a token description must match at least one token (by its ``OP``)."""
+    op = spec.get("OP")
+    if op is None or op == "+":
+        return True
+    m = _TOKEN_OP_RANGE.match(op) if isinstance(op, str) else None
+    if m is None:
+        return False  # ?, * and ! match no token at all
+    least = m.group(1) or m.group(2) or m.group(4) or "0"
+    return int(least) >= 1
+
+
+def _texts(value: Any) -> list[str]:
+    """The texts a text-attribute value names: the string, an ``IN`` list, or a
+    plain-text ``REGEX`` (contained in the token)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        if "IN" in value:
+            return [str(v) for v in value["IN"]]
+        rx = value.get("REGEX")
+        if isinstance(rx, str) and _plain_text(rx):
+            return [rx]
+    return []
+
+
+def token_needs(pattern: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    """Sets of literals such that every match of a token pattern contains one of each.
+
+    Each comes from a token the pattern requires (no ``OP``, ``+`` or a count of at least
+    one) whose ``ORTH``, ``TEXT`` or ``LOWER`` is a text, an ``IN`` list or a plain-text
+    ``REGEX``; literals with cased letters other than ASCII are left out (the automaton
+    that finds them folds only where that keeps offsets). The coding stage runs a token
+    pattern only on units holding one literal of each set.
+
+    Examples
+    --------
+    >>> token_needs([{"ORTH": "重"}, {"IS_PUNCT": False, "OP": "{1,2}"}, {"ORTH": "轻"}])
+    [('重',), ('轻',)]
+    >>> token_needs([{"ORTH": {"IN": ["调解", "调处"]}, "OP": "?"}, {"LOWER": "app"}])
+    [('app',)]
+    """
+    out: list[tuple[str, ...]] = []
+    for spec in pattern:
+        if not _required(spec):
+            continue
+        for attr in TOKEN_LITERAL_ATTRS:
+            lits = _texts(spec.get(attr))
+            if lits and all(_caseless_fold(t) for t in lits):
+                key = tuple(dict.fromkeys(t.lower() if attr == "LOWER" else t for t in lits))
+                if key not in out:
+                    out.append(key)
+                break
+    return out
+
+
+def token_literals(pattern: list[dict[str, Any]]) -> list[str]:
+    """Every text a token pattern names (``ORTH``, ``TEXT``, ``LOWER`` strings, ``IN``
+    lists and plain-text ``REGEX``), optional tokens included: words the tokenizer's user
+    dictionary keeps whole."""
+    return list(dict.fromkeys(t for spec in pattern for attr in TOKEN_LITERAL_ATTRS
+                              for t in _texts(spec.get(attr))))
 
 
 def _nested_repeat(pattern: str) -> bool:
@@ -552,17 +762,68 @@ def read_frame(frame_path: str | os.PathLike[str]) -> dict[str, str]:
     return out
 
 
-def check_frame(codebook: Codebook, frame_path: str | os.PathLike[str]) -> None:
-    """Check that ``codebook`` implements every id of the frame.
+def check_frame(codebook: Codebook,
+                frame: str | os.PathLike[str] | Mapping[str, str] | None = None) -> None:
+    """Check that ``codebook`` implements every id of a frame, with the frame's labels.
+
+    A codebook that declares ``frame: governance-v1`` is checked this way when it is
+    loaded; this function checks any codebook against any frame.
+
+    Parameters
+    ----------
+    codebook : Codebook
+        A loaded codebook.
+    frame : path-like or mapping or None, default=None
+        A frame file such as ``shared/codebook-frame.md`` (see :func:`read_frame`), or a
+        mapping id -> label; ``None`` is the governance frame (:data:`GOVERNANCE_FRAME`).
 
     Raises
     ------
     CasecoderError
-        CC307 listing the frame ids (in frame order) the codebook lacks.
+        CC307 listing the frame ids (in frame order) the codebook lacks, at the line
+        where their group is defined (or of the ``codes:`` key); CC308 for a frame id
+        whose label is not the frame's, at the line of the label.
     """
-    missing = [cid for cid in read_frame(frame_path) if cid not in codebook.codes]
+    if frame is None:
+        ids, name = GOVERNANCE_FRAME, "the frame governance-v1"
+    elif isinstance(frame, Mapping):
+        ids, name = dict(frame), "the frame"
+    else:
+        ids, name = read_frame(frame), f"the frame {frame}"
+    try:
+        lines = Path(codebook.path).read_text(encoding="utf-8-sig").splitlines()
+    except OSError:
+        lines = []
+    codes_line = next((i for i, x in enumerate(lines, 1) if re.match(r"^codes\s*:", x)), 1)
+
+    def label_line(cid: str) -> int | None:
+        start = codebook.codes[cid].line
+        for i in range(start, len(lines) + 1):
+            if i > start and re.match(r"^\s*-\s*id\s*:", lines[i - 1]):
+                break
+            if re.match(r"^\s*(-\s*)?label\s*:", lines[i - 1]):
+                return i
+        return None
+
+    _check_frame(codebook.codes, ids, name, codebook.path, codes_line, label_line)
+
+
+def _check_frame(codes: Mapping[str, Code], frame: Mapping[str, str], name: str, path: str,
+                 codes_line: int, label_line: Any) -> None:
+    missing = [cid for cid in frame if cid not in codes]
     if missing:
-        raise CasecoderError("CC307", path=codebook.path, missing=", ".join(missing))
+        group = missing[0].split(".")[0]
+        line = codes[group].line if group in codes else codes_line
+        raise CasecoderError("CC307", path=f"{path} line {line}", missing=", ".join(missing))
+    for cid, label in frame.items():
+        code = codes[cid]
+        if code.label != label:
+            raise CasecoderError(
+                "CC308", path=path, line=label_line(cid) or code.line,
+                problem=f"code {cid!r} is labelled {code.label!r}, but {name} labels it "
+                f"{label!r}",
+                expected=f"the frame's label {label!r} unchanged (a frame fixes its ids "
+                "and labels; put another name in gloss, or add a sub-code)")
 
 
 # -- hierarchy helpers -----------------------------------------------------------------------
@@ -631,7 +892,8 @@ def codebook_stats(cb: Codebook) -> dict[str, Any]:
     by_layer: dict[str, int] = {}
     by_group: dict[str, int] = {}
     counts = dict.fromkeys(("keywords", "synonyms", "negative_keywords", "patterns",
-                            "exclusions", "proximity", "examples", "counter_examples"), 0)
+                            "token_patterns", "exclusions", "proximity", "examples",
+                            "counter_examples"), 0)
     depth = 0
     for c in cb.codes.values():
         by_layer[c.layer] = by_layer.get(c.layer, 0) + 1
@@ -643,6 +905,7 @@ def codebook_stats(cb: Codebook) -> dict[str, Any]:
         for key in ("keywords", "synonyms", "negative_keywords", "patterns", "exclusions",
                     "proximity"):
             counts[key] += len(getattr(r, key))
+        counts["token_patterns"] += len(token_patterns(r))
         counts["examples"] += len(c.examples)
         counts["counter_examples"] += len(c.counter_examples)
     return {

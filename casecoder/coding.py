@@ -9,6 +9,12 @@ How a unit (a sentence by default; turn or paragraph as options) is coded:
   that text occurs, any other regex as if on every unit (in fact only on the units that
   hold, for each part of the regex that must contain one of some literals, one of them:
   see :func:`required_literals`; a regex cannot match elsewhere);
+* a token pattern (spaCy ``Matcher`` patterns over the jieba tokens of a
+  ``spacy.blank("zh")`` pipeline, :mod:`casecoder.lang_zh`) runs only on units holding,
+  for each token it requires with a given text, one of those texts (see
+  :func:`casecoder.codebook.token_needs`); the unit's text is cut then, once, with the
+  codebook's terms in the tokenizer's user dictionary, and token proximity rules measure
+  their distance in the same tokens;
 * a hit is *negated* when a negation cue (``defaults.negation.cues``) stands within
   ``window`` characters before it, with no clause punctuation between and the cue not
   part of an exception word such as 不断; what a negated hit does follows the code's
@@ -17,8 +23,8 @@ How a unit (a sentence by default; turn or paragraph as options) is coded:
 * any exclusion of the code in the unit vetoes the code there;
 * the code is applied when at least one hit survives: the coding carries the unit's
   span, the evidence spans of the hits, the rules that fired and a confidence (the
-  best rule's: keyword 0.9, negative keyword 0.9, pattern 0.8, synonym 0.75,
-  proximity 0.7; plus 0.05 per further distinct hit, at most 0.99).
+  best rule's: keyword 0.9, negative keyword 0.9, pattern 0.8, token pattern 0.8,
+  synonym 0.75, proximity 0.7; plus 0.05 per further distinct hit, at most 0.99).
 
 Quantified changes found by :mod:`casecoder.metrics` code their sentence ``out``.
 A pass is written in one transaction that first removes the pass's earlier content;
@@ -26,7 +32,8 @@ other passes are untouched.
 
 Plain-text sources whose units do not overlap (the sentences, turns and paragraphs that
 ingest makes) are coded many at a time with array operations (:class:`_Batch`): only
-regexes, proximity rules, regex exclusions and speaker limits run unit by unit in Python.
+regexes, token patterns, proximity rules, regex exclusions and speaker limits run unit by
+unit in Python.
 Sources with overlapping units, and PDF text, read through its clean view, are coded unit
 by unit with :meth:`CompiledCodebook.code_unit`. Both give the same codings.
 """
@@ -34,6 +41,7 @@ by unit with :meth:`CompiledCodebook.code_unit`. Both give the same codings.
 from __future__ import annotations
 
 import bisect
+import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -46,12 +54,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from casecoder import metrics as metrics_mod
+from casecoder.codebook import token_literals, token_needs, token_patterns
 from casecoder.errors import CasecoderError
 from casecoder.models import Codebook, Source
 from casecoder.segment import clean_view
 from casecoder.store import Store
 
-CONFIDENCE = {"keyword": 0.9, "negative": 0.9, "pattern": 0.8, "synonym": 0.75,
+CONFIDENCE = {"keyword": 0.9, "negative": 0.9, "pattern": 0.8, "token": 0.8, "synonym": 0.75,
               "proximity": 0.7, "metric": 0.9}
 DEFAULT_CUES = ("未", "没有", "缺乏", "缺少", "不", "无", "尚未", "难以")
 DEFAULT_CUE_EXCEPTIONS = ("不断", "不仅", "不少", "不同", "不只", "不但", "无论", "不论",
@@ -64,13 +73,14 @@ Unit = tuple[int, int, int, str | None]
 """A unit to code: (segment id, start, end, role)."""
 
 # Kinds of evidence (a hit that can make a code apply), numbered for the array path.
-_EVIDENCE_KINDS = ("keyword", "synonym", "negative", "pattern", "proximity", "metric")
-_KEYWORD, _SYNONYM, _NEGATIVE, _PATTERN, _PROXIMITY, _METRIC = range(6)
+_EVIDENCE_KINDS = ("keyword", "synonym", "negative", "pattern", "proximity", "metric",
+                   "token")
+_KEYWORD, _SYNONYM, _NEGATIVE, _PATTERN, _PROXIMITY, _METRIC, _TOKEN = range(7)
 # The other roles an automaton term can play.
-_EXCLUSION, _TRIGGER, _NEED, _PROX_A, _PROX_B = range(6, 11)
+_EXCLUSION, _TRIGGER, _NEED, _PROX_A, _PROX_B, _TOKEN_NEED = range(7, 13)
 _ROLE_KINDS = {"keyword": _KEYWORD, "synonym": _SYNONYM, "negative": _NEGATIVE,
                "exclusion": _EXCLUSION, "trigger": _TRIGGER, "need": _NEED,
-               "prox_a": _PROX_A, "prox_b": _PROX_B}
+               "prox_a": _PROX_A, "prox_b": _PROX_B, "token": _TOKEN_NEED}
 # Rows of the evidence arrays of _Batch; role arrays add the last two.
 _U, _C, _S, _E, _L, _K, _P, _A, _T = range(9)
 # Negation modes of a code.
@@ -108,6 +118,14 @@ class _Pattern:
 
 
 @dataclass
+class _TokenPattern:
+    code: str
+    pattern: list[dict[str, Any]]
+    label: str
+    needs: int  # how many literal sets (see codebook.token_needs) a unit must hold
+
+
+@dataclass
 class CompiledCodebook:
     """A codebook made ready for matching (built once per pass)."""
 
@@ -124,6 +142,10 @@ class CompiledCodebook:
     # patterns without such a set: run on every unit by the array path too
     everywhere: list[int] = field(default_factory=list)
     regex_exclusions: dict[str, list[re.Pattern[str]]] = field(default_factory=dict)
+    token_patterns: list[_TokenPattern] = field(default_factory=list)
+    # per set of literals a token pattern needs, the token pattern (all code paths run a
+    # token pattern only where one literal of each of its sets occurs)
+    token_needs: list[int] = field(default_factory=list)
     cues: tuple[str, ...] = DEFAULT_CUES
     cue_exceptions: tuple[str, ...] = DEFAULT_CUE_EXCEPTIONS
     window: int = 3
@@ -131,6 +153,7 @@ class CompiledCodebook:
     out_code: str | None = None
     cue_regex: re.Pattern[str] = field(default_factory=lambda: re.compile("(?!)"))
     _tables: _Tables | None = field(default=None, repr=False, compare=False)
+    _matcher: Any = field(default=None, repr=False, compare=False)
 
     @classmethod
     def build(cls, codebook: Codebook) -> CompiledCodebook:
@@ -191,6 +214,15 @@ class CompiledCodebook:
                     self.needs.append(k)
                 if not needs:
                     self.everywhere.append(k)
+            for pattern in token_patterns(r):
+                k = len(self.token_patterns)
+                sets = token_needs(pattern)
+                label = json.dumps(pattern, ensure_ascii=False, separators=(",", ":"))
+                self.token_patterns.append(_TokenPattern(code.id, pattern, label, len(sets)))
+                for lits in sets:
+                    for t in lits:
+                        add(t, code.id, "token", len(self.token_needs))
+                    self.token_needs.append(k)
         if self.terms:
             self.automaton = ahocorasick_rs.AhoCorasick(
                 self.terms, matchkind=ahocorasick_rs.MatchKind.Standard,
@@ -203,6 +235,23 @@ class CompiledCodebook:
         if self.automaton is None:
             return []
         return self.automaton.find_matches_as_indexes(fold(text), overlapping=True)
+
+    def token_matcher(self) -> Any:
+        """The :class:`casecoder.lang_zh.TokenMatcher` of the token patterns, on the
+        process's tokenizer for this codebook (built on first use)."""
+        if self._matcher is None:
+            from casecoder.lang_zh import TokenMatcher
+
+            self._matcher = TokenMatcher(_tokenizer(self.codebook),
+                                         [p.pattern for p in self.token_patterns])
+        return self._matcher
+
+    def token_hits(self, text: str, lo: int, hi: int, which: Iterable[int],
+                   ) -> list[tuple[int, int, int]]:
+        """``(token pattern, start, end)`` of the matches of the token patterns ``which``
+        in ``text[lo:hi]`` (offsets in ``text``)."""
+        return [(k, lo + s, lo + e)
+                for k, s, e in self.token_matcher().find(text[lo:hi], which)]
 
     def cues_in(self, text: str) -> Cues:
         """Negation cue and clause-mark positions of ``text`` (computed once per text)."""
@@ -226,6 +275,7 @@ class CompiledCodebook:
         excluded: set[str] = set()
         prox: dict[tuple[str, int], tuple[list[Hit], list[Hit]]] | None = None
         triggered: set[int] = set()
+        token_sets: set[int] | None = None
         terms, roles = self.terms, self.roles
         for ti, s, e in hits:
             for code, kind, i in roles[ti]:
@@ -241,6 +291,10 @@ class CompiledCodebook:
                     triggered.add(i)
                 elif kind == "need":
                     continue  # for the array path (_Batch)
+                elif kind == "token":
+                    if token_sets is None:
+                        token_sets = set()
+                    token_sets.add(i)
                 else:
                     if prox is None:
                         prox = {}
@@ -255,6 +309,13 @@ class CompiledCodebook:
                 if m.end() > m.start():
                     by_code.setdefault(pat.code, []).append(
                         Hit(pat.code, "pattern", pat.source, m.start(), m.end()))
+        if token_sets:
+            held = Counter(self.token_needs[i] for i in token_sets)
+            ready = [k for k, n in held.items() if n == self.token_patterns[k].needs
+                     and self.token_patterns[k].code not in excluded]
+            for k, s, e in self.token_hits(text, lo, hi, ready):
+                tp = self.token_patterns[k]
+                by_code.setdefault(tp.code, []).append(Hit(tp.code, "token", tp.label, s, e))
         if prox:
             for (code, i), (a_hits, b_hits) in prox.items():
                 if not a_hits or not b_hits:
@@ -487,6 +548,10 @@ class _Tables:
     pattern_label: list[int]
     pattern_needs: NDArray[np.int64]
     need_pattern: NDArray[np.int64]
+    token_code: NDArray[np.int64]
+    token_label: list[int]
+    token_needs: NDArray[np.int64]
+    token_need_pattern: NDArray[np.int64]
     labels: list[str]
     label_index: dict[str, int]
     kind_conf: NDArray[np.float64]
@@ -537,6 +602,10 @@ class _Tables:
             pattern_needs=np.bincount(np.array(cc.needs, dtype=np.int64),
                                       minlength=len(cc.patterns)),
             need_pattern=np.array(cc.needs, dtype=np.int64),
+            token_code=np.array([number[p.code] for p in cc.token_patterns], dtype=np.int64),
+            token_label=[label(f"token:{p.label}") for p in cc.token_patterns],
+            token_needs=np.array([p.needs for p in cc.token_patterns], dtype=np.int64),
+            token_need_pattern=np.array(cc.token_needs, dtype=np.int64),
             labels=labels,
             label_index=label_index,
             kind_conf=np.array([CONFIDENCE.get(k, 0.7) for k in _EVIDENCE_KINDS]),
@@ -650,8 +719,11 @@ class _Batch:
         kind = roles[_K]
         excl = roles[:, kind == _EXCLUSION]
         excluded = _unique(excl[_U] * n + excl[_C])
-        ev = np.concatenate([roles[:_A, kind <= _NEGATIVE], self._pattern_hits(roles, excluded),
-                             self._proximity_hits(roles, excluded)], axis=1)
+        parts = [roles[:_A, kind <= _NEGATIVE], self._pattern_hits(roles, excluded),
+                 self._proximity_hits(roles, excluded)]
+        if self.cc.token_patterns:
+            parts.append(self._token_hits(roles, excluded))
+        ev = np.concatenate(parts, axis=1)
         key = ev[_U] * n + ev[_C]
         keys = _unique(key)
         keys = keys[~np.isin(keys, excluded, assume_unique=True)]
@@ -718,6 +790,32 @@ class _Batch:
         k, p = pair // max(npat, 1), pair % max(npat, 1)
         keep = ~np.isin(k * self.ncodes + tb.pattern_code[p], excluded)
         return k[keep], p[keep]
+
+    def _token_hits(self, roles: NDArray[np.int64], excluded: NDArray[np.int64],
+                    ) -> NDArray[np.int64]:
+        """Evidence of the token patterns, on the units holding a literal of each set the
+        pattern needs, unless the pattern's code is excluded there; each such unit is
+        cut once."""
+        cc, tb = self.cc, self.tb
+        npat, nneed = len(cc.token_patterns), len(cc.token_needs)
+        need = roles[:, roles[_K] == _TOKEN_NEED]
+        out: list[tuple[int, ...]] = []
+        if len(need[_K]):
+            found = _unique(need[_U] * nneed + need[_A])  # (unit, set) with a literal
+            pair, sets = np.unique(found // nneed * npat + tb.token_need_pattern[found % nneed],
+                                   return_counts=True)
+            pair = pair[sets == tb.token_needs[pair % npat]]
+            k, p = pair // npat, pair % npat
+            keep = ~np.isin(k * self.ncodes + tb.token_code[p], excluded)
+            by_unit: dict[int, list[int]] = {}
+            for k_, p_ in zip(k[keep].tolist(), p[keep].tolist(), strict=True):
+                by_unit.setdefault(k_, []).append(p_)
+            code, label = tb.token_code.tolist(), tb.token_label
+            for k_, ps in by_unit.items():
+                text, lo, hi, b = self._span(k_)
+                for p_, s, e in cc.token_hits(text, lo, hi, ps):
+                    out.append((k_, code[p_], s + b, e + b, label[p_], _TOKEN, 0))
+        return np.array(out, dtype=np.int64).reshape(-1, _A).T
 
     def _proximity_hits(self, roles: NDArray[np.int64], excluded: NDArray[np.int64],
                         ) -> NDArray[np.int64]:
@@ -1116,7 +1214,9 @@ def code(store: Store, codebook: Codebook, pass_name: str = "rules", unit: str =
     work = [(src, _units(store, src, unit, scope)) for src in sources]
     results: Iterable[tuple[list[tuple], list[tuple], int]]
     if jobs > 1 and len(work) > 1:
-        results = _parallel(cc, work, pass_name, with_metrics, jobs)
+        if _may_need_tokens(cc, [src.text for src, _units in work]):
+            _prepare_tokens(cc)  # once, in this process: the forked workers inherit it
+        results = _parallel(cc, work, pass_name, with_metrics, jobs, tokens)
     else:
         results = _code_sources(cc, work, pass_name, with_metrics, tokens)
     by_code: Counter[str] = Counter()
@@ -1143,25 +1243,57 @@ def code(store: Store, codebook: Codebook, pass_name: str = "rules", unit: str =
     return report
 
 
+def _tokenizer(codebook: Codebook) -> Any:
+    """The process's jieba tokenizer for ``codebook`` (its terms in the user dictionary):
+    one per process and term list, loaded on first use (:func:`lang_zh.shared_tokenizer`)."""
+    from casecoder.lang_zh import shared_tokenizer
+
+    return shared_tokenizer(codebook_terms(codebook))
+
+
 def _token_fn(cc: CompiledCodebook) -> Callable[[str], list[tuple[int, int]]] | None:
+    """Token spans for proximity rules in tokens: the tokens of the same spaCy Doc the
+    token patterns see (``None`` when no rule counts tokens)."""
     needs = any(r.get("unit") == "token" for c in cc.codebook.codes.values()
                 for r in c.rules.proximity)
     if not needs:
         return None
-    from casecoder.lang_zh import ZhTokenizer
+    return _tokenizer(cc.codebook).token_spans
 
-    tok = ZhTokenizer(codebook_terms(cc.codebook))
-    return tok.spans
+
+def _may_need_tokens(cc: CompiledCodebook, texts: Sequence[str]) -> bool:
+    """False when no text holds what a token rule needs (the first literal set of a token
+    pattern; both sides of a proximity rule in tokens), so no unit will be cut; a cased
+    literal counts as present (a cheap, conservative test)."""
+    def anywhere(lits: Iterable[str]) -> bool:
+        return any(t.lower() != t.upper() or any(t in x for x in texts) for t in lits)
+
+    sets = [token_needs(p.pattern)[0] for p in cc.token_patterns]
+    sides = [(r["a"], r["b"]) for c in cc.codebook.codes.values() for r in c.rules.proximity
+             if r.get("unit") == "token"]
+    return any(anywhere(lits) for lits in sets) or any(
+        anywhere(a) and anywhere(b) for a, b in sides)
+
+
+def _prepare_tokens(cc: CompiledCodebook) -> None:
+    """Load the tokenizer, its spaCy pipeline and the token matcher now."""
+    tok = _tokenizer(cc.codebook).load()
+    tok.spacy()
+    if cc.token_patterns:
+        cc.token_matcher().load()
 
 
 def codebook_terms(codebook: Codebook) -> list[str]:
-    """Every literal term of a codebook (for the tokenizer's user dictionary)."""
+    """Every literal term of a codebook (for the tokenizer's user dictionary): keywords,
+    synonyms, negative keywords, proximity terms and the texts token patterns name."""
     out: list[str] = []
     for c in codebook.codes.values():
         r = c.rules
         out += r.keywords + r.synonyms + list(getattr(r, "negative_keywords", []))
         for rule in r.proximity:
             out += list(rule.get("a", [])) + list(rule.get("b", []))
+        for pattern in token_patterns(r):
+            out += token_literals(pattern)
     return sorted(set(out))
 
 
@@ -1169,16 +1301,21 @@ _WORK: dict[str, Any] = {}
 
 
 def _work_one(i: int) -> tuple[list[tuple], list[tuple], int]:
-    cc, work, pass_name, with_metrics = _WORK["args"]
+    cc, work, pass_name, with_metrics, tokens = _WORK["args"]
     src, units = work[i]
-    return (*code_source(cc, src, units, pass_name, with_metrics, _token_fn(cc)), len(src.text))
+    return (*code_source(cc, src, units, pass_name, with_metrics, tokens), len(src.text))
 
 
 def _parallel(cc: CompiledCodebook, work: list, pass_name: str, with_metrics: bool,
-              jobs: int) -> list[tuple[list[tuple], list[tuple], int]]:
+              jobs: int, tokens: Callable[[str], list[tuple[int, int]]] | None = None,
+              ) -> list[tuple[list[tuple], list[tuple], int]]:
+    """Code the sources of ``work`` in ``jobs`` forked processes. The workers share the
+    compiled codebook and the process's tokenizer: forked after the parent loaded the
+    dictionary (as :func:`code` does when a text may need tokens) they inherit it;
+    otherwise each loads it once, on its first token rule."""
     import multiprocessing
 
-    _WORK["args"] = (cc, work, pass_name, with_metrics)
+    _WORK["args"] = (cc, work, pass_name, with_metrics, tokens)
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(jobs) as pool:
         return pool.map(_work_one, range(len(work)), chunksize=max(1, len(work) // (jobs * 4)))

@@ -455,6 +455,9 @@ def _rules_dict(r: CodeRules) -> dict[str, Any]:
     if r.proximity:
         out["proximity"] = [{k: rule[k] for k in ("a", "b", "within", "unit") if k in rule}
                             for rule in r.proximity]
+    if r.token_patterns:
+        out["token_patterns"] = [[dict(token) for token in pattern]
+                                 for pattern in r.token_patterns]
     if r.negation != "veto":
         out["negation"] = r.negation
     if r.speakers is not None:

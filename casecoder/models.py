@@ -82,6 +82,9 @@ class CodeRules:
     proximity: list[dict[str, Any]] = field(default_factory=list)
     negation: str = "veto"
     speakers: list[str] | None = None
+    # spaCy Matcher patterns over the jieba tokens, one list of token descriptions each
+    # (docs/codebook.md); checked when a YAML codebook is loaded
+    token_patterns: list[list[dict[str, Any]]] = field(default_factory=list)
 
 
 @dataclass

@@ -13,10 +13,12 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import invoke
 
 from casecoder import metrics
 from casecoder.codebook import (
     FRAME_IDS,
+    GOVERNANCE_FRAME,
     REGEX_PREFIX,
     check_frame,
     codebook_stats,
@@ -25,6 +27,8 @@ from casecoder.codebook import (
     load_codebook,
     read_frame,
     render_tree,
+    token_needs,
+    token_patterns,
 )
 from casecoder.coding import CompiledCodebook
 from casecoder.errors import CasecoderError
@@ -90,13 +94,23 @@ def _norm(text: str) -> str:
 
 
 @needs_frame
-def test_frame_ids_constant_matches_frame_file() -> None:
+def test_shipped_frame_matches_frame_file() -> None:
+    # the package's copy of the frame (ids and labels, in order) is the frame file's
+    assert list(read_frame(FRAME).items()) == list(GOVERNANCE_FRAME.items())
     assert tuple(read_frame(FRAME)) == FRAME_IDS
 
 
 @needs_frame
 def test_governance_passes_the_frame_check(cb: Codebook) -> None:
     check_frame(cb, FRAME)  # raises CC307 when an id is missing
+
+
+def test_governance_declares_and_passes_the_shipped_frame(cb: Codebook) -> None:
+    assert re.search(r"^frame: governance-v1$", GOVERNANCE.read_text(encoding="utf-8"),
+                     re.MULTILINE)
+    check_frame(cb)  # the shipped governance frame
+    for cid, label in GOVERNANCE_FRAME.items():
+        assert cb.codes[cid].label == label, cid
 
 
 @needs_frame
@@ -171,12 +185,13 @@ def test_practice_and_outcome_sub_codes(cb: Codebook) -> None:
 def test_every_code_is_documented(cb: Codebook) -> None:
     for cid, code in cb.codes.items():
         assert code.label and code.gloss and code.definition, cid
+        # every code, the groups mech, prob and ctx included, carries examples
+        assert len(code.examples) >= 3, cid
+        assert len(code.counter_examples) >= 1, cid
         if code.layer == "group":
             assert code.manual, cid
             continue
         assert code.include and code.exclude, cid
-        assert len(code.examples) >= 3, cid
-        assert len(code.counter_examples) >= 1, cid
         if code.layer == "mechanism":
             assert code.theory, cid
 
@@ -368,12 +383,14 @@ def test_broken_codebook(name: str, code: str, line: int, detail: str) -> None:
 @needs_frame
 def test_missing_frame_ids() -> None:
     path = FIXTURES / "missing_frame_ids.yaml"
-    cb = load_codebook(path)  # a valid codebook
+    cb = load_codebook(path)  # a valid codebook: it declares no frame
     with pytest.raises(CasecoderError) as info:
         check_frame(cb, FRAME)
     err = info.value
     assert err.code == "CC307"
-    assert err.message.startswith(f"{path}: the frame ids mech.guidance, mech.coordination, ")
+    # the line where the group of the first missing id (mech) is defined
+    assert err.message.startswith(
+        f"{path} line 4: the frame ids mech.guidance, mech.coordination, ")
     assert "mech.digital," not in err.message and " out " not in err.message
     assert "ctx.selfgov are missing" in err.message
 
@@ -392,3 +409,166 @@ def test_every_error_fixture_is_tested() -> None:
               "unknown_reference.yaml", "unknown_metric_code.yaml", "parent_cycle.yaml",
               "missing_frame_ids.yaml"}
     assert names == tested
+
+
+# -- a declared frame is checked whenever the codebook is loaded --------------------------------
+
+def _line_of(text: str, needle: str) -> int:
+    return text[: text.index(needle)].count("\n") + 1
+
+
+def test_relabelled_frame_id_is_reported_with_file_and_line(tmp_path: Path, runner,
+                                                            project: Path) -> None:
+    text = GOVERNANCE.read_text(encoding="utf-8")
+    assert text.count("label: 经济水平\n") == 1
+    bad = tmp_path / "relabelled.yaml"
+    bad.write_text(text.replace("label: 经济水平\n", "label: 经济状况\n"), encoding="utf-8")
+    line = _line_of(bad.read_text(encoding="utf-8"), "label: 经济状况")
+    with pytest.raises(CasecoderError) as info:
+        load_codebook(bad)
+    err = info.value
+    assert err.code == "CC308"
+    assert err.message.startswith(
+        f"{bad} line {line}: code 'ctx.economy' is labelled '经济状况', but the frame "
+        "governance-v1 labels it '经济水平'.")
+    # the CLI: `codebook validate` (no --frame needed) and `code` both refuse it
+    r = invoke(runner, "codebook", "validate", bad)
+    assert r.exit_code == 1 and "[CC308]" in r.output and f"line {line}" in r.output
+    src = tmp_path / "n.md"
+    src.write_text("## 做法\n社区搭建矛盾调解平台。\n", encoding="utf-8")
+    invoke(runner, "ingest", src, "--project", project)
+    r = invoke(runner, "code", "--project", project, "--codebook", bad)
+    assert r.exit_code == 1 and "[CC308]" in r.output and "经济状况" in r.output
+    # the same codebook checked after loading, without the declaration
+    undeclared = tmp_path / "undeclared.yaml"
+    undeclared.write_text(bad.read_text(encoding="utf-8").replace("frame: governance-v1\n", ""),
+                          encoding="utf-8")
+    cb = load_codebook(undeclared)
+    with pytest.raises(CasecoderError) as info:
+        check_frame(cb)
+    assert info.value.code == "CC308"
+    assert f"{undeclared} line {line - 1}: code 'ctx.economy'" in info.value.message
+
+
+def test_missing_frame_id_of_a_declared_frame(tmp_path: Path, runner) -> None:
+    text = GOVERNANCE.read_text(encoding="utf-8")
+    start = text.index("  - id: prob.resource\n")
+    end = text.index("\n  - id: ", start + 1) + 1
+    bad = tmp_path / "missing.yaml"
+    bad.write_text(text[:start] + text[end:], encoding="utf-8")
+    prob_line = _line_of(text, "  - id: prob\n")
+    with pytest.raises(CasecoderError) as info:
+        load_codebook(bad)
+    assert info.value.code == "CC307"
+    assert info.value.message.startswith(
+        f"{bad} line {prob_line}: the frame ids prob.resource are missing.")
+    r = invoke(runner, "codebook", "validate", bad)
+    assert r.exit_code == 1 and "[CC307]" in r.output and f"line {prob_line}" in r.output
+
+
+def test_missing_group_points_at_the_codes_key(tmp_path: Path) -> None:
+    path = tmp_path / "tiny.yaml"
+    path.write_text("codebook: tiny\nframe: governance-v1\n\ncodes:\n  - id: out\n"
+                    "    label: 成效\n    rules:\n      keywords: [满意度]\n", encoding="utf-8")
+    with pytest.raises(CasecoderError) as info:
+        load_codebook(path)
+    assert info.value.code == "CC307"
+    assert info.value.message.startswith(f"{path} line 4: the frame ids mech, mech.guidance, ")
+
+
+def test_unknown_frame_name(tmp_path: Path) -> None:
+    path = tmp_path / "v2.yaml"
+    path.write_text("codebook: v2\nframe: governance-v2\ncodes:\n  - id: out\n"
+                    "    label: 成效\n    manual: true\n", encoding="utf-8")
+    with pytest.raises(CasecoderError) as info:
+        load_codebook(path)
+    assert info.value.code == "CC308"
+    assert f"{path} line 2: frame 'governance-v2' is unknown (did you mean " \
+        "'governance-v1'?)" in info.value.message
+
+
+def test_validate_cli_checks_the_declared_frame_by_default(runner) -> None:
+    r = invoke(runner, "codebook", "validate", GOVERNANCE)
+    assert r.exit_code == 0 and "valid" in r.output
+    if FRAME.is_file():
+        r = invoke(runner, "codebook", "validate", GOVERNANCE, "--frame", FRAME)
+        assert r.exit_code == 0, r.output
+
+
+# -- token patterns ---------------------------------------------------------------------------
+
+TOKEN_CB = """codebook: t
+codes:
+  - id: a
+    label: a
+    rules:
+      token_patterns:
+        - {pattern}
+"""
+
+
+@pytest.mark.parametrize("pattern, line, detail", [
+    ('[{ORTH: 调解, OP: "++"}]', 7, "OP of token 1 of token pattern 1 of code 'a' is '++'"),
+    ("[{POS: NOUN, ORTH: 调解}]", 7, "token 1 of token pattern 1 of code 'a' uses POS, which "
+     "needs a trained pipeline"),
+    ("[{ORHT: 调解}]", 7, "unknown key 'ORHT' (did you mean 'ORTH'?)"),
+    ('[{IS_PUNCT: true}, {ORTH: 调解, OP: "?"}]', 7, "token pattern 1 of code 'a' has no "
+     "token that must occur with a given text"),
+    ('[{ORTH: {REGEX: "(调解"}}]', 7, "REGEX of ORTH of token 1 of token pattern 1 of code "
+     "'a' '(调解' is not a valid regular expression"),
+    ("调解", 7, "token pattern 1 of code 'a' is a string"),
+    ("[]", 7, "token pattern 1 of code 'a' is empty"),
+    ("[{ORTH: 1}]", 7, "ORTH of token 1 of token pattern 1 of code 'a' is a number"),
+    ("[{ORTH: {IN: []}}]", 7, "IN of ORTH of token 1 of token pattern 1 of code 'a' is empty"),
+    ('[{ORTH: 调解},\n           {LOWER: app, OP: "+x"}]', 8, "OP of token 2"),
+])
+def test_invalid_token_pattern(tmp_path: Path, pattern: str, line: int, detail: str) -> None:
+    path = tmp_path / "bad_tokens.yaml"
+    path.write_text(TOKEN_CB.format(pattern=pattern), encoding="utf-8")
+    with pytest.raises(CasecoderError) as info:
+        load_codebook(path)
+    assert info.value.code == "CC308"
+    assert info.value.message.startswith(f"{path} line {line}: ")
+    assert detail in info.value.message
+
+
+def test_token_patterns_load_as_spacy_accepts_them(tmp_path: Path) -> None:
+    from casecoder.lang_zh import spacy_pattern_errors as validate_token_pattern
+
+    good = ['[{ORTH: 重}, {IS_PUNCT: false, OP: "{1,2}"}, {ORTH: 轻}]',
+            '[{LOWER: {IN: [app, 小程序]}}, {LENGTH: {">=": 2}, OP: "*"}]',
+            '[{TEXT: {REGEX: 调解}, OP: "+"}, {}, {NORM: a, IS_DIGIT: false, LIKE_NUM: false}]',
+            '[{ORTH: 调解, OP: "{2,}"}]']
+    for pattern in good:
+        path = tmp_path / "good.yaml"
+        path.write_text(TOKEN_CB.format(pattern=pattern), encoding="utf-8")
+        loaded = token_patterns(load_codebook(path).codes["a"].rules)
+        assert len(loaded) == 1 and validate_token_pattern(loaded[0]) == [], pattern
+    # what the loader refuses as malformed, spaCy's Matcher refuses too
+    for bad in ([{"ORTH": "调解", "OP": "++"}], [{"ORHT": "调解"}], [{"ORTH": 1}],
+                [{"IS_PUNCT": "yes", "ORTH": "调解"}]):
+        assert validate_token_pattern(bad), bad
+
+
+def test_token_needs() -> None:
+    assert token_needs([{"ORTH": "重"}, {"IS_PUNCT": False, "OP": "{1,2}"},
+                        {"ORTH": {"IN": ["、", "，"]}, "OP": "?"}, {"ORTH": "轻"}]) == [
+        ("重",), ("轻",)]
+    assert token_needs([{"TEXT": {"REGEX": "调解"}, "OP": "+"}]) == [("调解",)]
+    assert token_needs([{"TEXT": {"REGEX": "^调解"}}]) == []  # not plain text
+    assert token_needs([{"LOWER": {"IN": ["App", "小程序"]}}]) == [("app", "小程序")]
+    assert token_needs([{"ORTH": "Ärger"}]) == []  # cased letters beyond ASCII
+    assert token_needs([{"ORTH": "调解", "OP": "{0,2}"}, {"ORTH": "!"}]) == [("!",)]
+
+
+def test_governance_token_pattern_codes_whole_words(cc: CompiledCodebook, cb: Codebook) -> None:
+    assert codebook_stats(cb)["token_patterns"] >= 1
+    text = "考核重数量轻质量，干部忙着填表。"
+    found = cc.code_unit(text, 0, len(text), cc.find(text), None)
+    hits = found["prob.formalism"]
+    assert [(h.kind, text[h.start:h.end]) for h in hits] == [("token", "重数量轻质量")]
+    # 重 and 轻 inside the words 注重 and 减轻: a pattern on characters would match
+    text = "街道注重减轻基层负担，精简了报表。"
+    assert re.search("重.{1,4}轻", text)
+    assert text in cb.codes["prob.formalism"].counter_examples
+    assert "prob.formalism" not in coded(cc, text)

@@ -1,15 +1,21 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 
 import pytest
 from conftest import invoke
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from casecoder import coding, lang_zh
 from casecoder.codebook import load_codebook
 from casecoder.coding import CompiledCodebook, code, leading_literal
 from casecoder.errors import CasecoderError
 from casecoder.ingest import ingest
+from casecoder.models import Source
 from casecoder.store import Store
 
 MINI = Path(__file__).parent / "data" / "mini_codebook.yaml"
@@ -198,3 +204,173 @@ def test_compiled_is_case_insensitive_for_ascii():
     hits = cc.find(text)
     coded = cc.code_unit(text, 0, len(text), hits, None)
     assert "mech.digital" in coded
+
+
+# -- token patterns and token proximity (spaCy Matcher over jieba tokens) ------------------
+
+TOKENS = """\
+codebook: tokens
+codes:
+  - id: prob.formalism
+    label: 形式化
+    rules:
+      token_patterns:
+        - [{ORTH: 重}, {IS_PUNCT: false, OP: "{1,2}"}, {ORTH: {IN: ["、", "，"]}, OP: "?"},
+           {ORTH: 轻}, {IS_PUNCT: false}]
+      negation: ignore
+  - id: mech.mediation
+    label: 调解
+    rules:
+      token_patterns:
+        - [{ORTH: {REGEX: 调解}}]
+      exclusions: [调解失败]
+  - id: mech.demand
+    label: 需求
+    rules:
+      proximity:
+        - {a: [志愿者], b: [服务], within: 1, unit: token}
+  - id: mech.digital
+    label: 数字
+    rules:
+      keywords: [平台]
+"""
+
+TOKEN_TEXT = """## 做法
+有的街道重台账、轻服务。
+街道协调解决了停车难题。
+调解员上门调解纠纷。
+社区尚未设立调解室。
+调解失败后转交法院。
+志愿者为老人服务。
+志愿者上门服务。
+社区重视形式多样的活动，减轻负担。
+"""
+
+
+@pytest.fixture(scope="module")
+def tokens_cb(tmp_path_factory):
+    path = tmp_path_factory.mktemp("tok") / "tokens.yaml"
+    path.write_text(TOKENS, encoding="utf-8")
+    return load_codebook(path)
+
+
+def test_token_patterns_code_whole_words(tmp_path, project, tokens_cb):
+    (tmp_path / "t.md").write_text(TOKEN_TEXT, encoding="utf-8")
+    with Store(project) as store:
+        ingest(store, [tmp_path / "t.md"])
+        code(store, tokens_cb)
+    got: dict[str, dict[str, list[str]]] = {}
+    for _name, code_id, unit, c in _codings(project):
+        raw = TOKEN_TEXT
+        got.setdefault(unit, {})[code_id] = [raw[s:e] for s, e in c.evidence]
+        assert raw[c.start_char:c.end_char] == unit
+        if code_id in ("prob.formalism", "mech.mediation"):
+            assert c.rule.startswith("token:[{") and c.confidence >= 0.8
+    assert got == {
+        "有的街道重台账、轻服务。": {"prob.formalism": ["重台账、轻服务"]},
+        # 调解 across the words 协调|解决 is not the word 调解; 尚未 vetoes 调解室;
+        # the exclusion vetoes the code
+        "调解员上门调解纠纷。": {"mech.mediation": ["调解员", "调解纠纷"]},  # whole words
+        # 志愿者|上门|服务: one token between; 志愿者|为|老人|服务: two
+        "志愿者上门服务。": {"mech.demand": ["志愿者", "服务"]},
+    }
+
+
+def test_token_rules_share_one_tokenizer(tokens_cb):
+    cc = CompiledCodebook.build(tokens_cb)
+    spans = coding._token_fn(cc)
+    assert spans.__self__ is cc.token_matcher().tokenizer is coding._tokenizer(tokens_cb)
+    assert "重" in spans.__self__.terms and "调解" in spans.__self__.terms
+
+
+TOKEN_PIECES = ["重", "轻", "台账", "服务", "、", "，", "。", "\n", "调解", "协调解决", "调解员",
+                "尚未", "设立", "调解失败", "志愿者", "上门", "为老人", "平台", "重视", "减轻"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(parts=st.lists(st.lists(st.sampled_from(TOKEN_PIECES), max_size=30), min_size=1,
+                      max_size=3))
+def test_token_rules_array_path_equals_unit_path(tokens_cb, parts):
+    cc = CompiledCodebook.build(tokens_cb)
+    tokens = coding._token_fn(cc)
+    items = []
+    for j, pieces in enumerate(parts):
+        text = "".join(pieces)
+        units, start = [], 0
+        for i, m in enumerate(re.finditer(r"[。\n]|$", text)):
+            if m.end() > start:
+                units.append((100 + i, start, m.end(), None))
+            start = m.end()
+        if units:
+            items.append((Source(name=f"s{j}.md", kind="case", text=text, sha256="-",
+                                 encoding="utf-8", id=j + 1), units))
+    if items:
+        fast = coding._Batch(cc, items, "p", True, tokens).rows()
+        slow = [coding._code_units_plain(cc, src, units, "p", True, tokens)
+                for src, units in items]
+        assert fast == slow
+
+
+def test_token_patterns_cost_nothing_where_their_words_are_absent(tmp_path, project):
+    # a term list no other test uses, so this process has no tokenizer for it yet
+    cb_path = tmp_path / "rare.yaml"
+    cb_path.write_text(TOKENS.replace("{ORTH: {REGEX: 调解}}", "{ORTH: 罕见词甲乙}"),
+                       encoding="utf-8")
+    cb = load_codebook(cb_path)
+    (tmp_path / "n.md").write_text(NARRATIVE, encoding="utf-8")
+    before = lang_zh.dictionary_loads()
+    with Store(project) as store:
+        ingest(store, [tmp_path / "n.md"])
+        report = code(store, cb)
+    assert report.codings > 0
+    assert lang_zh.dictionary_loads() == before
+    assert coding._tokenizer(cb)._jieba is None
+
+
+def test_parallel_token_rules_load_the_dictionary_once_per_process(tmp_path, project,
+                                                                   monkeypatch):
+    cb_path = tmp_path / "par.yaml"
+    cb_path.write_text(TOKENS.replace("[志愿者]", "[志愿者, 并行专用词]"), encoding="utf-8")
+    cb = load_codebook(cb_path)
+    for i in range(6):
+        (tmp_path / f"t{i}.md").write_text(TOKEN_TEXT, encoding="utf-8")
+    log = tmp_path / "loads.txt"
+
+    def note(tok):
+        with log.open("a", encoding="utf-8") as f:
+            f.write(f"{os.getpid()}\n")
+
+    monkeypatch.setattr(lang_zh, "_note_load", note)
+    with Store(project) as store:
+        ingest(store, sorted(tmp_path.glob("t*.md")))
+        code(store, cb, pass_name="one", jobs=1)
+        assert log.read_text(encoding="utf-8").split() == [str(os.getpid())]
+        code(store, cb, pass_name="again", jobs=1)
+        code(store, cb, pass_name="par", jobs=2)
+        # no second load: not in this process, not in the two workers
+        assert log.read_text(encoding="utf-8").split() == [str(os.getpid())]
+        rows = {p: [(c.source_id, c.code, c.start_char, c.evidence, c.rule)
+                    for c in store.codings(p)] for p in ("par", "one", "again")}
+    assert rows["par"] == rows["one"] == rows["again"] and len(rows["one"]) == 6 * 3
+    # a fresh process's first parallel pass: one load, before the fork
+    log.unlink()
+    cb_path.write_text(TOKENS.replace("[志愿者]", "[志愿者, 并行专用词乙]"), encoding="utf-8")
+    with Store(project) as store:
+        code(store, load_codebook(cb_path), pass_name="par2", jobs=2)
+        assert log.read_text(encoding="utf-8").split() == [str(os.getpid())]
+        assert [(c.source_id, c.code, c.start_char, c.evidence) for c in
+                store.codings("par2")] == [r[:4] for r in rows["one"]]
+
+
+def test_parallel_pass_without_token_words_loads_nothing(tmp_path, project, monkeypatch):
+    cb_path = tmp_path / "none.yaml"
+    cb_path.write_text(TOKENS.replace("[志愿者]", "[志愿者, 并行专用词丙]").replace(
+        "{ORTH: {REGEX: 调解}}", "{ORTH: 罕见词丙丁}"), encoding="utf-8")
+    for i in range(4):
+        (tmp_path / f"n{i}.md").write_text(NARRATIVE, encoding="utf-8")
+    loads = []
+    monkeypatch.setattr(lang_zh, "_note_load", loads.append)
+    with Store(project) as store:
+        ingest(store, sorted(tmp_path.glob("n*.md")))
+        report = code(store, load_codebook(cb_path), jobs=2)
+    assert report.codings > 0 and loads == []

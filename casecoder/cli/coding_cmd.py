@@ -27,24 +27,22 @@ codes_app = make_app("Counts of codes: crosstabs by case attribute and co-occurr
                      "Example: casecoder codes stats --by region")
 
 
-def _load(path: Path, frame: bool = False):  # noqa: ANN202
-    from casecoder.codebook import check_frame, load_codebook
+def _load(path: Path):  # noqa: ANN202
+    """Load and check a codebook (a declared frame included, see ``load_codebook``)."""
+    from casecoder.codebook import load_codebook
 
-    cb = load_codebook(path)
-    if frame:
-        frame_path = Path(__file__).resolve().parents[3] / "shared" / "codebook-frame.md"
-        if frame_path.exists():
-            check_frame(cb, frame_path)
-    return cb
+    return load_codebook(path)
 
 
 @codebook_app.command()
 def validate(
     path: Annotated[Path, typer.Argument(help="Codebook YAML file.")] = DEFAULT_CODEBOOK,
-    frame: Annotated[Path | None, typer.Option(help="Frame file whose ids must all exist.")]
+    frame: Annotated[Path | None, typer.Option(
+        help="Also check against this frame file: every id present, with its label.")]
     = None,
 ) -> None:
-    """Check a codebook: ids, parents, regexes, rules, and optionally the frame ids.
+    """Check a codebook: ids, parents, regexes, token patterns, rules, and the ids and
+    labels of the frame it declares (`frame: governance-v1`) or of --frame FILE.
 
     Example: casecoder codebook validate codebooks/governance.yaml
     --frame ../shared/codebook-frame.md
@@ -250,20 +248,22 @@ def terms(
 ) -> None:
     """Word frequencies, and candidate terms per code missing from the codebook.
 
-    Example: casecoder terms --top 20
-    """
-    from casecoder.coding import codebook_terms
-    from casecoder.store import open_store
-    from casecoder.terms import candidate_terms, word_frequencies
+    The sentences are cut once (jieba with the codebook's terms in its user dictionary,
+    spread over --jobs processes) for both lists.
 
+    Example: casecoder terms --top 20 --jobs 2
+    """
+    from casecoder.errors import CasecoderError
+    from casecoder.store import open_store
+    from casecoder.terms import term_lists
+
+    if jobs < 1:
+        raise CasecoderError("CC312", jobs=jobs)
     cb = _load(codebook)
     with open_store(project) as store:
-        freq = word_frequencies(store, codebook_terms(cb), jobs=jobs)
         has_pass = any(p["name"] == pass_name for p in store.passes())
-        cands = candidate_terms(store, pass_name, cb) if has_pass else {}
-    data = {"frequencies": [{"term": w, "count": n} for w, n in
-                            sorted(freq.items(), key=lambda x: (-x[1], x[0]))[:top]],
-            "candidates": cands}
+        data = term_lists(store, cb, pass_name if has_pass else None, top=top, jobs=jobs)
+    cands = data["candidates"]
     if as_json:
         emit_json(data)
         return
