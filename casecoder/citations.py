@@ -23,17 +23,20 @@ def case_files(sources: Iterable[Source]) -> dict[str, list[Source]]:
     return dict(by_case)
 
 
-def _case_file(srcs: list[Source]) -> Source | None:
-    return srcs[0] if srcs and srcs[0].kind == "case" else None
+def _front_matter(srcs: list[Source]) -> tuple[Source, str] | None:
+    """The case file among ``srcs`` and its front matter, if it has one."""
+    if not srcs or srcs[0].kind != "case":
+        return None
+    return srcs[0], srcs[0].text[:srcs[0].body_start]
 
 
 def front_matter_cite(srcs: list[Source], case_id: str, key: str) -> Cite | None:
     """The line of the case file's front matter (``srcs`` as :func:`case_files` gives
     them) that records ``key`` (e.g. ``ctx.funding``)."""
-    src = _case_file(srcs)
-    if src is None:
+    found = _front_matter(srcs)
+    if found is None:
         return None
-    head = src.text[:src.body_start]
+    src, head = found
     m = re.search(rf"^[ \t]*{re.escape(key)}:.*$", head, re.M)
     if m is None:
         return None
@@ -46,10 +49,10 @@ def front_matter_cite(srcs: list[Source], case_id: str, key: str) -> Cite | None
 def transfer_cite(srcs: list[Source], case_id: str, origin: str) -> Cite | None:
     """The entry of the case file's front-matter ``transfers`` list recording a transfer
     from ``origin`` (its ``from``, ``mode``, ``result`` and ``note`` lines)."""
-    src = _case_file(srcs)
-    if src is None:
+    found = _front_matter(srcs)
+    if found is None:
         return None
-    head = src.text[:src.body_start]
+    src, head = found
     block = re.search(r"^transfers:[ \t]*$", head, re.M)
     if block is None:
         return None

@@ -11,6 +11,7 @@ import krippendorff
 import numpy as np
 import pytest
 import typer
+from conftest import manual_project
 from sklearn.metrics import cohen_kappa_score
 from typer.testing import CliRunner
 
@@ -18,7 +19,6 @@ from casecoder.agreement_io import compared_sources, pass_agreement
 from casecoder.cli.agree_cmd import agree_command, dict_app
 from casecoder.cli.common import CatalogueGroup
 from casecoder.errors import CasecoderError
-from casecoder.ingest import ingest
 from casecoder.queries import frame_id
 from casecoder.store import Store
 
@@ -64,26 +64,7 @@ PASS_B = [
 
 @pytest.fixture
 def proj(tmp_path: Path) -> Path:
-    root = tmp_path / "proj"
-    files = []
-    for name, text in TEXTS.items():
-        f = tmp_path / name
-        f.write_text(text, encoding="utf-8")
-        files.append(f)
-    with Store(root, create=True) as store:
-        ingest(store, files)
-        ids = {s.name: s for s in store.sources()}
-        with store.transaction():
-            for name, codings in (("a", PASS_A), ("b", PASS_B), ("solo", PASS_A[-1:])):
-                store.replace_pass(name, f"human:{name}", None, None, {}, None)
-                rows = []
-                for src_name, code, quote in codings:
-                    src = ids[src_name]
-                    start, end = _span(src.text, quote)
-                    rows.append((name, src.id, code, start, end, json.dumps([[start, end]]),
-                                 "manual", 1.0, f"human:{name}", 1, None))
-                store.add_codings(rows)
-    return root
+    return manual_project(tmp_path, TEXTS, {"a": PASS_A, "b": PASS_B, "solo": PASS_A[-1:]})
 
 
 def _vectors(store: Store, unit: str, level: str, passes: tuple[str, str] = ("a", "b"),

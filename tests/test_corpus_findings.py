@@ -7,26 +7,16 @@ none compares against fixed text.
 from __future__ import annotations
 
 import pytest
-from conftest import CASES, CODEBOOK
+from conftest import analyse_corpus
 
-from casecoder.codebook import load_codebook
-from casecoder.coding import code
 from casecoder.flags import BLOCKING, Target, adapt, transfer_summary
-from casecoder.graph import analyse
-from casecoder.ingest import ingest
-from casecoder.store import Store
 
 MAIN_STUDY = ("mech.guidance", "mech.coordination", "mech.participation", "mech.mediation")
 
 
 @pytest.fixture(scope="module")
 def analysis(tmp_path_factory):
-    project = tmp_path_factory.mktemp("corpus")
-    cb = load_codebook(CODEBOOK)
-    with Store(project, create=True) as store:
-        ingest(store, [CASES])
-        code(store, cb)
-        return analyse(store, "rules", cb)
+    return analyse_corpus(tmp_path_factory.mktemp("corpus"))[0]
 
 
 def _flag(a, element):

@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import CASES, CODEBOOK
+from conftest import CODEBOOK, analyse_corpus
 from typer.testing import CliRunner
 
 from casecoder.cli.main import app
-from casecoder.codebook import load_codebook
-from casecoder.coding import code
 from casecoder.errors import CasecoderError
 from casecoder.flags import (
     CaseRecord,
@@ -22,9 +20,6 @@ from casecoder.flags import (
     transfers,
     transfers_for,
 )
-from casecoder.graph import analyse
-from casecoder.ingest import ingest
-from casecoder.store import Store
 
 UNK = {c: "unknown" for c in ("ctx.economy", "ctx.infrastructure", "ctx.funding",
                               "ctx.population", "ctx.selfgov")}
@@ -233,12 +228,7 @@ def test_failed_copy_without_a_successful_adaptation_says_none_was_seen():
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     project = tmp_path_factory.mktemp("corpus")
-    cb = load_codebook(CODEBOOK)
-    with Store(project, create=True) as store:
-        ingest(store, [CASES])
-        code(store, cb)
-        a = analyse(store, "rules", cb)
-        texts = {s.name: s.text for s in store.sources()}
+    a, texts = analyse_corpus(project)
     return project, a, texts
 
 

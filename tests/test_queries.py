@@ -8,12 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import manual_project
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
 from casecoder.cli.main import app
 from casecoder.errors import CasecoderError
-from casecoder.ingest import ingest
 from casecoder.queries import code_frequencies, cooccurrence, quotes
 from casecoder.store import Store
 
@@ -36,26 +36,7 @@ CODINGS = [
 
 @pytest.fixture
 def proj(tmp_path: Path) -> Path:
-    root = tmp_path / "proj"
-    files = []
-    for name, text in CASES.items():
-        f = tmp_path / name
-        f.write_text(text, encoding="utf-8")
-        files.append(f)
-    with Store(root, create=True) as store:
-        ingest(store, files)
-        ids = {s.name: s for s in store.sources()}
-        with store.transaction():
-            store.replace_pass("p", "human:p", None, None, {}, None)
-            rows = []
-            for name, code, quote in CODINGS:
-                src = ids[name]
-                start = src.text.index(quote)
-                end = start + len(quote)
-                rows.append(("p", src.id, code, start, end, json.dumps([[start, end]]),
-                             "manual", 1.0, "human:p", 1, None))
-            store.add_codings(rows)
-    return root
+    return manual_project(tmp_path, CASES, {"p": CODINGS})
 
 
 def test_cooccurrence_overlap_counts_segments_sharing_text(proj: Path) -> None:
