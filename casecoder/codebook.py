@@ -116,11 +116,6 @@ _TYPE_NAMES = {
 }
 
 
-def token_patterns(rules: CodeRules) -> list[list[dict[str, Any]]]:
-    """The token patterns of ``rules``."""
-    return rules.token_patterns
-
-
 # -- loading -------------------------------------------------------------------------------
 
 def load_codebook(path: str | os.PathLike[str]) -> Codebook:
@@ -580,7 +575,7 @@ class _Reader:
             if code.manual or cid in has_children:
                 continue
             if not (r.keywords or r.synonyms or r.negative_keywords or r.patterns
-                    or r.proximity or token_patterns(r)):
+                    or r.proximity or r.token_patterns):
                 raise CasecoderError("CC306", path=self.path, line=code.line, code=cid)
 
 
@@ -814,7 +809,7 @@ def _check_frame(codes: Mapping[str, Code], frame: Mapping[str, str], name: str,
     if missing:
         group = missing[0].split(".")[0]
         line = codes[group].line if group in codes else codes_line
-        raise CasecoderError("CC307", path=f"{path} line {line}", missing=", ".join(missing))
+        raise CasecoderError("CC307", path=path, line=line, missing=", ".join(missing))
     for cid, label in frame.items():
         code = codes[cid]
         if code.label != label:
@@ -902,10 +897,9 @@ def codebook_stats(cb: Codebook) -> dict[str, Any]:
         by_group[top] = by_group.get(top, 0) + 1
         depth = max(depth, len(chain) + 1)
         r = c.rules
-        for key in ("keywords", "synonyms", "negative_keywords", "patterns", "exclusions",
-                    "proximity"):
+        for key in ("keywords", "synonyms", "negative_keywords", "patterns", "token_patterns",
+                    "exclusions", "proximity"):
             counts[key] += len(getattr(r, key))
-        counts["token_patterns"] += len(token_patterns(r))
         counts["examples"] += len(c.examples)
         counts["counter_examples"] += len(c.counter_examples)
     return {

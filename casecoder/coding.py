@@ -54,7 +54,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from casecoder import metrics as metrics_mod
-from casecoder.codebook import token_literals, token_needs, token_patterns
+from casecoder.codebook import token_literals, token_needs
 from casecoder.errors import CasecoderError
 from casecoder.models import Codebook, Source
 from casecoder.segment import clean_view
@@ -214,7 +214,7 @@ class CompiledCodebook:
                     self.needs.append(k)
                 if not needs:
                     self.everywhere.append(k)
-            for pattern in token_patterns(r):
+            for pattern in r.token_patterns:
                 k = len(self.token_patterns)
                 sets = token_needs(pattern)
                 label = json.dumps(pattern, ensure_ascii=False, separators=(",", ":"))
@@ -1292,7 +1292,7 @@ def codebook_terms(codebook: Codebook) -> list[str]:
         out += r.keywords + r.synonyms + list(getattr(r, "negative_keywords", []))
         for rule in r.proximity:
             out += list(rule.get("a", [])) + list(rule.get("b", []))
-        for pattern in token_patterns(r):
+        for pattern in r.token_patterns:
             out += token_literals(pattern)
     return sorted(set(out))
 

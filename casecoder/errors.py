@@ -174,8 +174,8 @@ CATALOGUE: dict[str, ErrorDef] = {
     ),
     "CC307": ErrorDef(
         "codebook",
-        "{path}: the frame ids {missing} are missing. The governance codebook must "
-        "implement every id of shared/codebook-frame.md unchanged.",
+        "{path} line {line}: the frame ids {missing} are missing. The governance codebook "
+        "must implement every id of shared/codebook-frame.md unchanged.",
     ),
     "CC308": ErrorDef(
         "codebook",

@@ -28,7 +28,6 @@ from casecoder.codebook import (
     read_frame,
     render_tree,
     token_needs,
-    token_patterns,
 )
 from casecoder.coding import CompiledCodebook
 from casecoder.errors import CasecoderError
@@ -542,7 +541,7 @@ def test_token_patterns_load_as_spacy_accepts_them(tmp_path: Path) -> None:
     for pattern in good:
         path = tmp_path / "good.yaml"
         path.write_text(TOKEN_CB.format(pattern=pattern), encoding="utf-8")
-        loaded = token_patterns(load_codebook(path).codes["a"].rules)
+        loaded = load_codebook(path).codes["a"].rules.token_patterns
         assert len(loaded) == 1 and validate_token_pattern(loaded[0]) == [], pattern
     # what the loader refuses as malformed, spaCy's Matcher refuses too
     for bad in ([{"ORTH": "调解", "OP": "++"}], [{"ORHT": "调解"}], [{"ORTH": 1}],
