@@ -778,11 +778,8 @@ class _Batch:
         npat, nneed = len(cc.patterns), len(cc.needs)
         pairs = [np.zeros(0, np.int64)]
         if nneed:
-            need = roles[:, roles[_K] == _NEED]
-            found = _unique(need[_U] * nneed + need[_A])  # (unit, set) with a literal
-            pair, sets = np.unique(found // nneed * npat + tb.need_pattern[found % nneed],
-                                   return_counts=True)
-            pairs.append(pair[sets == tb.pattern_needs[pair % npat]])
+            pairs.append(_holding(roles[:, roles[_K] == _NEED], npat, tb.need_pattern,
+                                  tb.pattern_needs))
         if cc.everywhere:
             every = np.arange(len(self.ustart))[:, None] * npat
             pairs.append((every + np.array(cc.everywhere)[None, :]).ravel())
@@ -797,14 +794,11 @@ class _Batch:
         pattern needs, unless the pattern's code is excluded there; each such unit is
         cut once."""
         cc, tb = self.cc, self.tb
-        npat, nneed = len(cc.token_patterns), len(cc.token_needs)
+        npat = len(cc.token_patterns)
         need = roles[:, roles[_K] == _TOKEN_NEED]
         out: list[tuple[int, ...]] = []
         if len(need[_K]):
-            found = _unique(need[_U] * nneed + need[_A])  # (unit, set) with a literal
-            pair, sets = np.unique(found // nneed * npat + tb.token_need_pattern[found % nneed],
-                                   return_counts=True)
-            pair = pair[sets == tb.token_needs[pair % npat]]
+            pair = _holding(need, npat, tb.token_need_pattern, tb.token_needs)
             k, p = pair // npat, pair % npat
             keep = ~np.isin(k * self.ncodes + tb.token_code[p], excluded)
             by_unit: dict[int, list[int]] = {}
@@ -953,6 +947,22 @@ class _Batch:
         ))
         cut = np.searchsorted(gunit, self.first_unit).tolist()
         return [(rows[cut[j]:cut[j + 1]], self.metric_rows[j]) for j in range(len(self.items))]
+
+
+def _holding(need: NDArray[np.int64], npat: int, need_pattern: NDArray[np.int64],
+             needs: NDArray[np.int64]) -> NDArray[np.int64]:
+    """The ``unit * npat + pattern`` pairs, sorted, whose unit holds a literal of every
+    literal set the pattern needs.
+
+    ``need`` holds the role columns of the literal hits (row ``_U`` the unit, ``_A`` the
+    set); ``need_pattern[set]`` is the set's pattern and ``needs[pattern]`` how many sets
+    it has. Regexes and token patterns are chosen this way.
+    """
+    nneed = len(need_pattern)
+    found = _unique(need[_U] * nneed + need[_A])  # (unit, set) with a literal
+    pair, sets = np.unique(found // nneed * npat + need_pattern[found % nneed],
+                           return_counts=True)
+    return pair[sets == needs[pair % npat]]
 
 
 def _unique(a: NDArray[np.int64]) -> NDArray[np.int64]:
