@@ -521,6 +521,17 @@ def _sweep(ctx: Context) -> dict[str, Any]:
     return ctx.sweep
 
 
+def _sweep_facts(ctx: Context) -> tuple[dict[str, Any], int, Any, list[str]]:
+    """The sweep, how many of its settings yield a transferable core, the highest
+    necessity threshold at which any element is one (``None`` if none ever is) and the
+    elements that are one there."""
+    sweep = _sweep(ctx)
+    with_core = sum(1 for r in sweep["runs"] if r["cores"])
+    tops = sweep["core_max_necessity"]
+    top = max(tops.values()) if tops else None
+    return sweep, with_core, top, [e for e, v in tops.items() if v == top]
+
+
 def _thresholds_text(ctx: Context) -> str:
     th = ctx.analysis.thresholds
     return (f"min_support={th.min_support}, min_regions={th.min_regions}, "
@@ -540,11 +551,7 @@ def _no_core_item(ctx: Context) -> list[Inline]:
     a = ctx.analysis
     th = a.thresholds
     best = min(a.flags, key=_by_support)
-    sweep = _sweep(ctx)
-    with_core = sum(1 for r in sweep["runs"] if r["cores"])
-    tops = sweep["core_max_necessity"]
-    top = max(tops.values()) if tops else None
-    who = [e for e, v in tops.items() if v == top]
+    sweep, with_core, top, who = _sweep_facts(ctx)
     cites = [first_cite(ctx, c, best.element) for c in best.success_cases[:2]]
     if ctx.lang == "zh":
         s = (f"按当前阈值（{_thresholds_text(ctx)}），没有要素达到“可迁移内核”的标准。"
@@ -946,12 +953,8 @@ def _action_zh(action: str) -> str:
 
 def _sweep_line(ctx: Context) -> list[str]:
     """The threshold sweep of ``casecoder graph sensitivity``, in one line."""
-    sweep = _sweep(ctx)
+    sweep, with_core, top, who = _sweep_facts(ctx)
     grid = ", ".join(f"{k} {min(v)}–{max(v)}" for k, v in sweep["grid"].items())
-    with_core = sum(1 for r in sweep["runs"] if r["cores"])
-    tops = sweep["core_max_necessity"]
-    top = max(tops.values()) if tops else None
-    who = [e for e, v in tops.items() if v == top]
     if ctx.lang == "zh":
         line = (f"阈值扫描（casecoder graph sensitivity）：{sweep['settings']}组设置（{grid}）；"
                 f"其中{with_core}组出现可迁移内核")
