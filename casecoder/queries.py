@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from casecoder.errors import CasecoderError
-from casecoder.models import Case, Coding
+from casecoder.models import Case, Coding, Source
 from casecoder.store import Store
 
 FRAME_GROUPS = ("mech", "prob", "ctx")
@@ -53,26 +53,28 @@ def attribute(case: Case | None, name: str) -> str:
     return str(case.attributes.get(name, "unknown"))
 
 
-def known_attributes(store: Store) -> list[str]:
-    """The attribute names a count or a filter can use: ``case``, ``result``, ``kind``,
-    the ``ctx.*`` conditions, and every key of the cases' and sources' attributes."""
+def known_attributes(cases: Iterable[Case], sources: Iterable[Source] = ()) -> list[str]:
+    """The attribute names a count or a filter can use: ``case``, ``result``, the
+    ``ctx.*`` conditions and every key of the cases' attributes; with ``sources``, also
+    ``kind`` and the keys of their attributes (what ``quotes --where`` can filter on)."""
     from casecoder.models import CONTEXT_IDS
 
-    names = {"case", "result", "kind", *CONTEXT_IDS}
-    for c in store.cases():
+    names = {"case", "result", *CONTEXT_IDS}
+    for c in cases:
         names.update(c.attributes)
         names.update(c.conditions)
-    for src in store.sources():
+    for src in sources:
+        names.add("kind")
         names.update(k for k, v in src.attributes.items()
                      if not k.startswith("_") and not isinstance(v, (dict, list)))
     return sorted(names)
 
 
-def require_attribute(store: Store, name: str, option: str) -> None:
-    """Refuse an attribute name no case or source has (a typo would count nothing)."""
-    known = known_attributes(store)
-    if name not in known:
-        raise CasecoderError("CC010", name=name, option=option, known=", ".join(known))
+def require_attributes(names: Iterable[str], option: str, known: list[str]) -> None:
+    """Refuse an attribute name not in ``known`` (a typo would count nothing)."""
+    for name in names:
+        if name not in known:
+            raise CasecoderError("CC010", name=name, option=option, known=", ".join(known))
 
 
 def code_frequencies(store: Store, pass_name: str, by: str = "case", level: str = "frame",
@@ -82,8 +84,8 @@ def code_frequencies(store: Store, pass_name: str, by: str = "case", level: str 
     Returns the code ids, the column values and the counts.
     """
     store.require_pass(pass_name)
-    require_attribute(store, by, "--by")
-    by_source, _ = case_attributes(store)
+    by_source, cases = case_attributes(store)
+    require_attributes([by], "--by", known_attributes(cases.values()))
     seen: set[tuple[str, int, int, int]] = set()
     counts: Counter = Counter()
     for c in store.codings(pass_name):
@@ -204,10 +206,10 @@ def quotes(store: Store, code: str, where: Iterable[str] = (), pass_name: str | 
     result, a ``ctx.*`` condition, case) or source attributes; all must hold.
     """
     conditions = parse_where(where)
-    for key, _value in conditions:
-        require_attribute(store, key, "--where")
-    by_source, _ = case_attributes(store)
+    by_source, cases = case_attributes(store)
     sources = {s.id: s for s in store.sources()}
+    require_attributes([key for key, _value in conditions], "--where",
+                       known_attributes(cases.values(), sources.values()))
     if pass_name:
         store.require_pass(pass_name)
     out = []

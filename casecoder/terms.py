@@ -13,12 +13,12 @@ units. They are suggestions for the analyst to read, never added automatically.
 from __future__ import annotations
 
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
 from casecoder.models import Codebook
-from casecoder.queries import frame_id, sentence_texts
+from casecoder.queries import sentence_texts, unit_codes
 from casecoder.store import Store
 
 _WORD = re.compile(r"^[\u4e00-\u9fffA-Za-z]{2,}$")
@@ -40,10 +40,7 @@ def _count(store: Store, terms: Iterable[str], pass_name: str | None, jobs: int,
     frame id in ``pass_name`` (none without a pass); each sentence is cut once."""
     from casecoder.lang_zh import grouped_word_counts, shared_tokenizer
 
-    units: dict[tuple[int, int, int], set[str]] = defaultdict(set)
-    if pass_name is not None:
-        for c in store.codings(pass_name):
-            units[(c.source_id, c.start_char, c.end_char)].add(frame_id(c.code))
+    units = unit_codes(store.codings(pass_name)) if pass_name is not None else {}
     sentences = sentence_texts(store)
     groups = [sorted(units.get((sid, s, e), ())) for sid, s, e, _t in sentences]
     total, by_code = grouped_word_counts(shared_tokenizer(terms), [t for *_, t in sentences],

@@ -82,8 +82,11 @@ def test_crosstab_by_attribute_and_typo(proj: Path) -> None:
         assert counts[("mech.mediation", "长三角")] == 1
         with pytest.raises(CasecoderError) as exc:
             code_frequencies(store, "p", by="regoin")
+        with pytest.raises(CasecoderError) as by_kind:  # a source's, not a case's
+            code_frequencies(store, "p", by="kind")
     assert exc.value.code == "CC010" and "'regoin'" in exc.value.message
     assert "region" in exc.value.message
+    assert by_kind.value.code == "CC010"
 
 
 def _cli(*args: object):  # noqa: ANN202
