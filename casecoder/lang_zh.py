@@ -28,11 +28,6 @@ _STATE: dict[str, Any] = {"loads": 0}
 _SHARED: dict[str, ZhTokenizer] = {}
 
 
-def _note_load(tokenizer: ZhTokenizer) -> None:
-    """Count a dictionary load (in this process); see :func:`dictionary_loads`."""
-    _STATE["loads"] += 1
-
-
 def dictionary_loads() -> int:
     """How many jieba dictionaries this process has loaded so far."""
     return int(_STATE["loads"])
@@ -72,7 +67,7 @@ class ZhTokenizer:
             for term in self.terms:
                 tok.add_word(term, freq=max(tok.suggest_freq(term, tune=False), 10))
             self._jieba = tok
-            _note_load(self)
+            _STATE["loads"] += 1  # see dictionary_loads()
         return self._jieba
 
     def load(self) -> ZhTokenizer:
