@@ -28,6 +28,11 @@ _STATE: dict[str, Any] = {"loads": 0}
 _SHARED: dict[str, ZhTokenizer] = {}
 
 
+def _note_load(tokenizer: ZhTokenizer) -> None:
+    """Count a dictionary load (in this process); see :func:`dictionary_loads`."""
+    _STATE["loads"] += 1
+
+
 def dictionary_loads() -> int:
     """How many jieba dictionaries this process has loaded so far."""
     return int(_STATE["loads"])
@@ -67,7 +72,7 @@ class ZhTokenizer:
             for term in self.terms:
                 tok.add_word(term, freq=max(tok.suggest_freq(term, tune=False), 10))
             self._jieba = tok
-            _STATE["loads"] += 1  # see dictionary_loads()
+            _note_load(self)
         return self._jieba
 
     def load(self) -> ZhTokenizer:
