@@ -972,32 +972,49 @@ def _unique(a: NDArray[np.int64]) -> NDArray[np.int64]:
     return a[np.concatenate(([True], a[1:] != a[:-1]))] if len(a) else a
 
 
+def _joined(items: list[Any], counts: NDArray[np.int64], item: str, sep: str,
+            open_: str = "", close: str = "") -> list[str]:
+    """Each group of ``counts`` consecutive entries formatted by the template ``item``
+    (which takes as many ``items`` as it has ``{}``), joined by ``sep`` and put between
+    ``open_`` and ``close``.
+
+    Built with one ``str.format`` call over all groups, parted by NUL (many times faster
+    than a join per group); should an item hold NUL itself, group by group.
+    """
+    last = np.zeros(int(counts.sum()), dtype=bool)  # the last of its group
+    last[np.cumsum(counts) - 1] = True
+    glue = (item + sep, item + close + "\0" + open_)
+    text = (open_ + "".join([glue[x] for x in last.tolist()])).format(*items)
+    parts = text[:len(text) - len(open_) - 1].split("\0")
+    if len(parts) == len(counts):
+        return parts
+    width, i, out = item.count("{}"), 0, []
+    for c in counts.tolist():
+        out.append(open_ + sep.join(item.format(*items[j:j + width])
+                                    for j in range(i, i + c * width, width)) + close)
+        i += c * width
+    return out
+
+
 def _evidence_texts(starts: NDArray[np.int64], ends: NDArray[np.int64],
                     counts: NDArray[np.int64]) -> list[str]:
     """The evidence JSON of each group of ``counts`` consecutive spans."""
-    first = np.cumsum(counts) - counts
-    out = [f"[[{a}, {b}]]" for a, b in zip(starts[first].tolist(), ends[first].tolist(),
-                                           strict=True)]
-    many = np.flatnonzero(counts > 1)
-    a_all, b_all = starts.tolist(), ends.tolist()
-    for g, i, c in zip(many.tolist(), first[many].tolist(), counts[many].tolist(), strict=True):
-        out[g] = "[" + ", ".join([f"[{a}, {b}]" for a, b in zip(
-            a_all[i:i + c], b_all[i:i + c], strict=True)]) + "]"
-    return out
+    if not len(counts):
+        return []
+    return _joined(np.column_stack([starts, ends]).ravel().tolist(), counts, "[{}, {}]",
+                   ", ", "[", "]")
 
 
 def _rule_texts(labels: list[str], ranks: NDArray[np.int64], counts: NDArray[np.int64],
                 ) -> list[str]:
     """The rule text of each group of ``counts`` consecutive label ranks: its first four
     labels (``labels`` is sorted), joined."""
+    if not len(counts):
+        return []
     first = np.cumsum(counts) - counts
-    out = [labels[r] for r in ranks[first].tolist()]
-    many = np.flatnonzero(counts > 1)
-    all_ranks = ranks.tolist()
-    for g, i, c in zip(many.tolist(), first[many].tolist(),
-                       np.minimum(counts[many], 4).tolist(), strict=True):
-        out[g] = " | ".join([labels[r] for r in all_ranks[i:i + c]])
-    return out
+    kept = np.arange(len(ranks)) - np.repeat(first, counts) < 4
+    return _joined([labels[r] for r in ranks[kept].tolist()], np.minimum(counts, 4),
+                   "{}", " | ")
 
 
 def _confidences(best: NDArray[np.float64], n_spans: NDArray[np.int64]) -> list[float]:

@@ -93,10 +93,13 @@ _DOWN_VERBS = frozenset(_DOWN.split("|"))
 _VALUE = re.compile(rf"({_NUM})({_UNIT})")
 _TAIL = re.compile(r"(从|由|分别|均|已经|已|都|也|较|同比|环比|仍|还|曾|就)+$")
 _DIGITS = re.compile(r"[0-9０-９]+")
-# what windows() looks around: digits, and Chinese numerals counting 成 or 倍
-_FIGURES = re.compile(rf"[0-9０-９]+|{_CN_NUM}{{1,2}}[成倍]")
 _BEFORE = 16  # longest lead before a number: 累计 + 10-character indicator + 超过
 _AFTER = 6  # longest unit after a number: 个百分点
+# what windows() looks around: runs of digits no more than _BEFORE + _AFTER characters
+# apart (their stretches touch), and Chinese numerals counting 成 or 倍
+_DIGIT_CLUSTER = re.compile(rf"[0-9０-９](?:[^0-9０-９]{{0,{_BEFORE + _AFTER}}}[0-9０-９])*")
+_CN_FIGURE = re.compile(rf"{_CN_NUM}{{1,2}}[成倍]")
+_CN_PAIR = re.compile(rf"{_CN_NUM}[成倍]")  # every _CN_FIGURE holds one; found faster
 
 
 @dataclass
@@ -114,10 +117,26 @@ class MetricHit:
     qualifier: str = ""  # 不足, 超过, 达, 仅, 近, 约, … as written before the figure
 
 
-def _each(pattern: re.Pattern[str], text: str,
-          stretches: list[tuple[int, int]]) -> Iterator[re.Match[str]]:
-    for a, b in stretches:
-        yield from pattern.finditer(text, a, b)
+class _Joined:
+    """The stretches of a text joined by a mark no pattern can match (。), so that each
+    pattern runs once over them all; :meth:`spans` gives a match's offsets in the text."""
+
+    def __init__(self, text: str, stretches: list[tuple[int, int]]) -> None:
+        self.text = "。".join([text[a:b] for a, b in stretches])
+        self.starts: list[int] = []  # where each stretch starts in self.text
+        self.shift: list[int] = []  # what to add to get offsets in the original text
+        pos = 0
+        for a, b in stretches:
+            self.starts.append(pos)
+            self.shift.append(a - pos)
+            pos += b - a + 1
+
+    def find(self, pattern: re.Pattern[str]) -> Iterator[tuple[re.Match[str], int, int]]:
+        """Each match of ``pattern`` with its start and end in the original text."""
+        starts, shift = self.starts, self.shift
+        for m in pattern.finditer(self.text):
+            d = shift[bisect.bisect_right(starts, m.start()) - 1]
+            yield m, m.start() + d, m.end() + d
 
 
 def _num(s: str) -> float:
@@ -211,14 +230,19 @@ def windows(text: str, lo: int, hi: int) -> list[tuple[int, int]]:
     ``_BEFORE + _AFTER`` characters without one; so each match lies inside one
     stretch around a cluster of digits and the rest of the text need not be scanned.
     """
-    out: list[tuple[int, int]] = []
-    for m in _FIGURES.finditer(text, lo, hi):
-        a, b = max(lo, m.start() - _BEFORE), min(hi, m.end() + _AFTER)
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], b)
+    out = [(max(lo, m.start() - _BEFORE), min(hi, m.end() + _AFTER))
+           for m in _DIGIT_CLUSTER.finditer(text, lo, hi)]
+    if not _CN_PAIR.search(text, lo, hi):
+        return out
+    spans = sorted(out + [(max(lo, m.start() - _BEFORE), min(hi, m.end() + _AFTER))
+                          for m in _CN_FIGURE.finditer(text, lo, hi)])
+    merged: list[tuple[int, int]] = []
+    for a, b in spans:
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
         else:
-            out.append((a, b))
-    return out
+            merged.append((a, b))
+    return merged
 
 
 def extract(text: str, lo: int = 0, hi: int | None = None) -> list[MetricHit]:
@@ -234,6 +258,7 @@ def scan(text: str, lo: int, stretches: list[tuple[int, int]],
     ``lo`` and ``hi`` (default: the end of ``text``) bound how far an indicator is
     looked for before and after its figure.
     """
+    joined = _Joined(text, stretches)
     out: list[MetricHit] = []
     taken: list[tuple[int, int]] = []  # disjoint spans, sorted
 
@@ -243,39 +268,39 @@ def scan(text: str, lo: int, stretches: list[tuple[int, int]],
             return False
         return not (i > 0 and taken[i - 1][1] > a)
 
-    def add(m: re.Match[str], hits: list[MetricHit]) -> None:
-        bisect.insort(taken, (m.start(), m.end()))
+    def add(s: int, e: int, hits: list[MetricHit]) -> None:
+        bisect.insort(taken, (s, e))
         out.extend(hits)
 
-    for m in _each(_RESPECTIVELY, text, stretches):
+    for m, s, e in joined.find(_RESPECTIVELY):
         a, b = _split_values(m.group("a")), _split_values(m.group("b"))
         if len(a) != len(b):
             continue
-        ind = _indicator(text, lo, m.start())
+        ind = _indicator(text, lo, s)
         hits = []
         for (va, ua), (vb, ub) in zip(a, b, strict=True):
             unit = ub or ua
-            hits.append(MetricHit(m.start(), m.end(), ind, va, vb, round(vb - va, 6), unit,
+            hits.append(MetricHit(s, e, ind, va, vb, round(vb - va, 6), unit,
                                   _direction(m.group("verb"), va, vb)))
-        add(m, hits)
-    for m in _each(_FROM_TO, text, stretches):
-        if not free(m.start(), m.end()):
+        add(s, e, hits)
+    for m, s, e in joined.find(_FROM_TO):
+        if not free(s, e):
             continue
         va, vb = _num(m.group("a")), _num(m.group("b"))
         ua, ub = m.group("ua").translate(_FW), m.group("ub").translate(_FW)
         if ua in _MINUTES and ub in _MINUTES and ua != ub:
             va = va * _MINUTES[ua] / _MINUTES[ub]  # 从2小时缩短至30分钟: 120 → 30 分钟
         unit = ub or ua
-        add(m, [MetricHit(m.start(), m.end(), _indicator(text, lo, m.start()), va, vb,
+        add(s, e, [MetricHit(s, e, _indicator(text, lo, s), va, vb,
                           round(vb - va, 6), unit, _direction(m.group("verb"), va, vb))])
-    for m in _each(_TO_ONLY, text, stretches):
-        if not free(m.start(), m.end()):
+    for m, s, e in joined.find(_TO_ONLY):
+        if not free(s, e):
             continue
-        add(m, [MetricHit(m.start(), m.end(), _indicator(text, lo, m.start()), None,
+        add(s, e, [MetricHit(s, e, _indicator(text, lo, s), None,
                           _num(m.group("n")), None, m.group("u").translate(_FW),
                           _direction(m.group("verb")))])
-    for m in _each(_BY, text, stretches):
-        if not free(m.start(), m.end()):
+    for m, s, e in joined.find(_BY):
+        if not free(s, e):
             continue
         if m.group("n") is not None:
             n, unit = _num(m.group("n")), m.group("u").translate(_FW)
@@ -287,22 +312,22 @@ def scan(text: str, lo: int, stretches: list[tuple[int, int]],
             n, unit = round(n * 10, 6), "%"
         direction = _direction(m.group("verb"))
         change = -n if direction == "down" else n
-        add(m, [MetricHit(m.start(), m.end(), _indicator(text, lo, m.start()), None, None,
+        add(s, e, [MetricHit(s, e, _indicator(text, lo, s), None, None,
                           change, unit, direction, m.group("q") or "")])
-    for m in _each(_CUMULATIVE, text, stretches):
-        if not free(m.start(), m.end()) or not m.group("u"):
+    for m, s, e in joined.find(_CUMULATIVE):
+        if not free(s, e) or not m.group("u"):
             continue
         unit = m.group("u").translate(_FW)
         ind = (_clean(m.group("ind")) or
-               _indicator(text, lo, m.start(), m.end(), hi, unit))
-        add(m, [MetricHit(m.start(), m.end(), ind, None, _num(m.group("n")), None,
+               _indicator(text, lo, s, e, hi, unit))
+        add(s, e, [MetricHit(s, e, ind, None, _num(m.group("n")), None,
                           unit, "up", m.group("q") or "")])
-    for m in _each(_TOTAL, text, stretches):
-        if not free(m.start(), m.end()) or not m.group("u"):
+    for m, s, e in joined.find(_TOTAL):
+        if not free(s, e) or not m.group("u"):
             continue
         verb = m.group("verb")
         unit = m.group("u").translate(_FW)
-        add(m, [MetricHit(m.start(), m.end(), _indicator(text, lo, m.start(), m.end(), hi, unit),
+        add(s, e, [MetricHit(s, e, _indicator(text, lo, s, e, hi, unit),
                           None, _num(m.group("n")), None, unit, _direction(verb), verb)])
     out.sort(key=lambda h: (h.start, h.end))
     return out

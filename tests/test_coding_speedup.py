@@ -5,9 +5,11 @@ and its helpers keep the meaning of what they replace."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -216,3 +218,16 @@ def test_cue_regex_equals_direct_form(text, extra):
     direct = re.compile(f"(?!{exc})(?:{cue})")
     fast = coding._cue_regex(cues, exceptions)
     assert [m.span() for m in fast.finditer(text)] == [m.span() for m in direct.finditer(text)]
+
+
+@given(groups=st.lists(st.lists(st.sampled_from(["keyword:调解", "pattern:a{2}", "x\0y", "}{"]),
+                                min_size=1, max_size=6), max_size=8))
+def test_rule_and_evidence_texts_equal_a_join_per_group(groups):
+    counts = np.array([len(g) for g in groups], dtype=np.int64)
+    labels = sorted({x for g in groups for x in g})
+    ranks = np.array([labels.index(x) for g in groups for x in g], dtype=np.int64)
+    assert coding._rule_texts(labels, ranks, counts) == [" | ".join(g[:4]) for g in groups]
+    starts = np.arange(len(ranks), dtype=np.int64) * 3
+    spans = iter(zip(starts.tolist(), (starts + 2).tolist(), strict=True))
+    expected = [json.dumps([list(next(spans)) for _ in g]) for g in groups]
+    assert coding._evidence_texts(starts, starts + 2, counts) == expected

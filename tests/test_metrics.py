@@ -97,7 +97,10 @@ def test_never_crashes_and_spans_valid(text):
 
 _PIECES = ["从", "由", "分别", "提升", "下降", "至", "到了", "了", "达", "累计办理业务", "超过",
            "新增", "个百分点", "%", "万件", "天", "、", "，", "。", "的水平", "幅度达",
-           "满意度", "群众参与率与覆盖率", "12", "3.5", "６５", "0", "7"]
+           "满意度", "群众参与率与覆盖率", "12", "3.5", "６５", "0", "7",
+           # Chinese numerals before 成/倍, and fillers long enough to part digit clusters
+           "三", "两", "十", "成", "倍", "降低", "提高约", "各级部门在基层治理工作中持续探索和完善",
+           "工作机制"]
 
 
 @given(st.lists(st.sampled_from(_PIECES), max_size=40))
