@@ -9,6 +9,8 @@ Each stage runs in a fresh subprocess so that its peak memory (ru_maxrss) is its
   show throughput and that peak memory stays flat as the corpus grows;
 * rule coding with the governance codebook, from stored segments to stored codings,
   in one process (the least of five runs, each on a store without the pass);
+* the floor under any coding pass: the Aho-Corasick scan alone and storing the pass's
+  codings alone, on the same store;
 * the jieba stage against plain ``jieba.lcut`` on the same text, and on 1 vs 2 processes
   (each figure the least of five runs, the one least disturbed by other load);
 * a control: how much faster 2 processes run a pure-Python loop than 1 on this machine
@@ -114,6 +116,43 @@ def stage_code(a: dict) -> dict:
     dt = min(times)
     return {"seconds": dt, "mb_per_s": a["bytes"] / 1048576 / dt, "codings": rep.codings,
             "metrics": rep.metrics, "peak_mb": _peak_mb()}
+
+
+def stage_floor(a: dict) -> dict:
+    """The two steps no rule-coding pass can skip, timed alone on the same store: the
+    Aho-Corasick scan of every text with the codebook's automaton, and storing the pass's
+    coding rows (insert and commit, as ``code`` does). Their sum bounds how fast any pass
+    can be on this machine, however lean the work between them."""
+    from casecoder.codebook import load_codebook
+    from casecoder.coding import CompiledCodebook, code
+    from casecoder.store import Store
+
+    cb = load_codebook(CODEBOOK)
+    cc = CompiledCodebook.build(cb)
+    scan, write = [], []
+    with Store(a["project"]) as store:
+        texts = [src.text for src in store.sources()]
+        code(store, cb, pass_name="floor")
+        rows = [tuple(r) for r in store.db.execute(
+            "SELECT pass, source_id, code, start_char, end_char, evidence, rule, confidence,"
+            " coder, polarity, segment_id FROM codings WHERE pass = 'floor' ORDER BY id")]
+        for _ in range(REPEATS):
+            t = time.perf_counter()
+            hits = sum(len(cc.find(x)) for x in texts)
+            scan.append(time.perf_counter() - t)
+            with store.transaction():
+                store.db.execute("DELETE FROM codings WHERE pass = 'floor'")
+            t = time.perf_counter()
+            with store.transaction(bulk=("codings",)):
+                store.add_codings(rows)
+            write.append(time.perf_counter() - t)
+        with store.transaction():
+            store.replace_pass("floor", "-", None, None, {}, None)
+            store.db.execute("DELETE FROM passes WHERE name = 'floor'")
+    mb = a["bytes"] / 1048576
+    return {"scan_s": min(scan), "scan_mb_per_s": mb / min(scan), "automaton_hits": hits,
+            "store_codings_s": min(write), "codings": len(rows),
+            "bound_mb_per_s": mb / (min(scan) + min(write))}
 
 
 def stage_jieba(a: dict) -> dict:
@@ -249,8 +288,9 @@ def stage_qca(a: dict) -> dict:
             "parsimonious_models": len(result.parsimonious.models), "peak_mb": _peak_mb()}
 
 
-STAGES = {"ingest": stage_ingest, "code": stage_code, "jieba": stage_jieba, "cpu": stage_cpu,
-          "graph": stage_graph, "agree": stage_agree, "qca": stage_qca}
+STAGES = {"ingest": stage_ingest, "code": stage_code, "floor": stage_floor,
+          "jieba": stage_jieba, "cpu": stage_cpu, "graph": stage_graph, "agree": stage_agree,
+          "qca": stage_qca}
 
 
 def main() -> None:
@@ -278,6 +318,7 @@ def main() -> None:
         results["memory_growth_half_to_full"] = round(
             results["ingest"]["peak_mb"] / results["ingest_half"]["peak_mb"], 3)
         results["code"] = child("code", {"project": str(tmp / "p"), "bytes": b_full})
+        results["code_floor"] = child("floor", {"project": str(tmp / "p"), "bytes": b_full})
         results["jieba"] = child("jieba", {"corpus": str(full), "bytes": b_full})
         results["cpu_ceiling"] = child("cpu", {})
         results["graph_10000"] = child("graph", {"cases": 10000})

@@ -354,3 +354,18 @@ def test_bulk_transaction_checks_references_and_rolls_back(project):
         assert store.count("codings") == before
         assert store.db.execute("SELECT 1 FROM passes WHERE name = 'p'").fetchone() is None
         assert store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+
+
+def test_a_store_of_an_older_schema_is_migrated_in_place(project):
+    from casecoder.store import SCHEMA_VERSION
+
+    with Store(project) as store:
+        # make it a schema-1 store: the index migration 2 drops, and no record of that
+        store.db.execute("CREATE INDEX codings_code ON codings(code)")
+        store.db.execute("DELETE FROM migrations WHERE version > 1")
+        ingest(store, [next(CASES.glob("C01*.md"))])
+    with Store(project) as store:
+        assert store.schema_version() == SCHEMA_VERSION >= 2
+        names = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master")}
+        assert "codings_code" not in names and "codings_pass" in names
+        assert [s.name for s in store.sources()] == [next(CASES.glob("C01*.md")).name]
