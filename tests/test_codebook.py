@@ -571,3 +571,16 @@ def test_governance_token_pattern_codes_whole_words(cc: CompiledCodebook, cb: Co
     assert re.search("重.{1,4}轻", text)
     assert text in cb.codes["prob.formalism"].counter_examples
     assert "prob.formalism" not in coded(cc, text)
+
+
+def test_default_codebook_found_outside_the_repository_root(tmp_path, monkeypatch):
+    from casecoder.cli.common import _default_codebook
+
+    root = Path(__file__).resolve().parent.parent
+    monkeypatch.chdir(root)
+    assert _default_codebook() == Path("codebooks/governance.yaml")
+    monkeypatch.chdir(tmp_path)
+    assert _default_codebook() == root / "codebooks" / "governance.yaml"
+    (tmp_path / "codebooks").mkdir()
+    (tmp_path / "codebooks" / "governance.yaml").write_text("x", encoding="utf-8")
+    assert _default_codebook() == Path("codebooks/governance.yaml")  # the local one wins

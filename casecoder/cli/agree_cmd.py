@@ -11,9 +11,16 @@ from typing import Annotated, Any
 
 import typer
 
-from casecoder.cli.common import JsonOpt, ProjectOpt, emit_json, make_app, table
+from casecoder.cli.common import (
+    DEFAULT_CODEBOOK,
+    CodebookOpt,
+    JsonOpt,
+    ProjectOpt,
+    emit_json,
+    make_app,
+    table,
+)
 
-DEFAULT_CODEBOOK = Path("codebooks/governance.yaml")
 TEXT_WIDTH = 60
 
 dict_app = make_app("Exchange codebooks with quanteda (YAML) and LIWC (.dic) dictionaries.\n\n"
@@ -138,8 +145,7 @@ def export_dict(
     fmt: Annotated[str, typer.Option("--format", "-f", help="Dictionary format: quanteda or "
                                      "liwc.")],
     out: Annotated[Path, typer.Option("--out", "-o", help="Dictionary file to write.")],
-    codebook: Annotated[Path, typer.Option("--codebook", "-c", help="YAML codebook.")]
-    = DEFAULT_CODEBOOK,
+    codebook: CodebookOpt = DEFAULT_CODEBOOK,
 ) -> None:
     """Write a codebook as a quanteda YAML or LIWC .dic dictionary.
 

@@ -9,6 +9,8 @@ from typing import Annotated
 import typer
 
 from casecoder.cli.common import (
+    DEFAULT_CODEBOOK,
+    CodebookOpt,
     JsonOpt,
     ProjectOpt,
     emit_json,
@@ -17,8 +19,6 @@ from casecoder.cli.common import (
     table,
 )
 
-DEFAULT_CODEBOOK = Path("codebooks/governance.yaml")
-CodebookOpt = Annotated[Path, typer.Option("--codebook", "-c", help="YAML codebook.")]
 PassOpt = Annotated[str, typer.Option("--pass", help="Coding pass name.")]
 
 codebook_app = make_app("Validate, show and count a codebook.\n\n"

@@ -43,6 +43,21 @@ ProjectOpt = Annotated[
                  envvar="CASECODER_PROJECT"),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+CodebookOpt = Annotated[Path, typer.Option("--codebook", "-c", help="YAML codebook.")]
+
+
+def _default_codebook() -> Path:
+    """``codebooks/governance.yaml`` of the working directory; when there is none, the one
+    of the checkout the package runs from (so the commands work outside the repository
+    root too); else the relative path, whose absence the loader reports (CC309)."""
+    here = Path("codebooks") / "governance.yaml"
+    if here.exists():
+        return here
+    bundled = Path(__file__).resolve().parents[2] / "codebooks" / "governance.yaml"
+    return bundled if bundled.exists() else here
+
+
+DEFAULT_CODEBOOK = _default_codebook()
 
 
 def emit_json(data: Any) -> None:

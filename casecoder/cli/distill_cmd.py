@@ -7,13 +7,11 @@ from typing import Annotated
 
 import typer
 
-from casecoder.cli.common import ProjectOpt, make_app
+from casecoder.cli.common import DEFAULT_CODEBOOK, CodebookOpt, ProjectOpt, make_app
 
 app = make_app("Policy summaries, teaching cases and course tables.\n\n"
                "Example: casecoder distill summary --case C01 --format docx --out C01.docx")
 
-DEFAULT_CODEBOOK = Path("codebooks/governance.yaml")
-CodebookOpt = Annotated[Path, typer.Option("--codebook", "-c", help="YAML codebook.")]
 PassOpt = Annotated[str, typer.Option("--pass", help="Coding pass.")]
 LangOpt = Annotated[str, typer.Option("--lang", help="zh (default) or en.")]
 FmtOpt = Annotated[str, typer.Option("--format", "-f", help="md, docx or html.")]

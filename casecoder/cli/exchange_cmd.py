@@ -10,7 +10,15 @@ from typing import Annotated
 
 import typer
 
-from casecoder.cli.common import JsonOpt, ProjectOpt, emit_json, make_app, table
+from casecoder.cli.common import (
+    DEFAULT_CODEBOOK,
+    CodebookOpt,
+    JsonOpt,
+    ProjectOpt,
+    emit_json,
+    make_app,
+    table,
+)
 
 import_app = make_app("Import REFI-QDA projects (.qdpx) and codebooks (.qdc) from NVivo, "
                       "ATLAS.ti, MAXQDA, QualCoder or casecoder.\n\n"
@@ -19,7 +27,6 @@ memo_app = make_app("Write and list memos on codes, cases and sources.\n\n"
                     "Example: casecoder memo add case C03 \"政工与安全生产结合\" --author li")
 
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output file (written atomically).")]
-CodebookOpt = Annotated[Path, typer.Option("--codebook", "-c", help="YAML codebook.")]
 TargetTypeArg = Annotated[str, typer.Argument(help="code, case or source.", show_default=False)]
 
 
@@ -177,7 +184,7 @@ def export_qdpx_command(
 
 def export_qdc_command(
     out: OutOpt,
-    codebook: CodebookOpt = Path("codebooks/governance.yaml"),
+    codebook: CodebookOpt = DEFAULT_CODEBOOK,
 ) -> None:
     """Export a YAML codebook as a REFI-QDA codebook (.qdc).
 

@@ -8,14 +8,20 @@ from typing import Annotated, Any
 
 import typer
 
-from casecoder.cli.common import JsonOpt, ProjectOpt, emit_json, make_app, table
+from casecoder.cli.common import (
+    DEFAULT_CODEBOOK,
+    CodebookOpt,
+    JsonOpt,
+    ProjectOpt,
+    emit_json,
+    make_app,
+    table,
+)
 from casecoder.errors import CasecoderError
 
 app = make_app("Mechanism graphs, flags and their sensitivity.\n\n"
                "Example: casecoder graph build && casecoder graph flags")
 
-DEFAULT_CODEBOOK = Path("codebooks/governance.yaml")
-CodebookOpt = Annotated[Path, typer.Option("--codebook", "-c", help="YAML codebook.")]
 PassOpt = Annotated[str, typer.Option("--pass", help="Coding pass.")]
 CaseOpt = Annotated[str | None, typer.Option("--case", help="One case (default: cross-case).")]
 MinSupport = Annotated[int, typer.Option(help="Core: successful cases at least.")]
