@@ -65,3 +65,18 @@ def test_architecture_lists_every_module():
         if path.name in ("__init__.py", "__main__.py"):
             continue
         assert path.stem in arch, f"{path.name} missing from docs/ARCHITECTURE.md"
+
+
+def test_version_is_the_package_metadata_and_the_changelog_head():
+    import re
+    from importlib.metadata import version
+
+    from typer.testing import CliRunner
+
+    from casecoder import __version__
+
+    out = CliRunner().invoke(app, ["--version"])
+    assert out.exit_code == 0 and out.output.strip() == f"casecoder {__version__}"
+    assert version("casecoder") == __version__
+    head = re.search(r"^## (\S+)", (ROOT / "CHANGELOG.md").read_text(encoding="utf-8"), re.M)
+    assert head is not None and head.group(1) == __version__

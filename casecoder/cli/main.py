@@ -30,6 +30,23 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
+
+def _version(value: bool) -> None:
+    if value:
+        from casecoder import __version__
+
+        typer.echo(f"casecoder {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Options of ``casecoder`` itself (the help text is the app's)."""
+
+
 @app.command()
 def init(project: ProjectOpt = Path(".")) -> None:
     """Create a project store in a directory.
