@@ -29,7 +29,6 @@ from casecoder.models import Source
 from casecoder.store import Store
 
 UNITS: tuple[str, ...] = ("sentence", "character")
-LEVELS: tuple[str, ...] = ("frame", "code")
 
 
 @dataclass(frozen=True)
@@ -183,13 +182,14 @@ def pass_agreement(
         compared.
     """
     from casecoder.agree import agreement, iter_disagreements, units_from_spans
-    from casecoder.queries import frame_id
+    from casecoder.queries import check_level, frame_id, require_codes
 
     if unit not in UNITS:
         raise CasecoderError("CC008", option="--unit", value=unit,
                              expected="sentence or character")
-    if level not in LEVELS:
-        raise CasecoderError("CC008", option="--level", value=level, expected="frame or code")
+    check_level(level)
+    if codes:
+        require_codes(store, codes)
     compared = compared_sources(store, pass_a, pass_b, sources)
     if not compared.shared:
         raise CasecoderError("CC701", a=pass_a, b=pass_b)

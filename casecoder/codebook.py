@@ -139,7 +139,8 @@ def load_codebook(path: str | os.PathLike[str]) -> Codebook:
         problem (unknown key, wrong type, unknown layer, negation mode, speaker role or
         frame, an invalid token pattern, a frame id with another label); CC303 a
         duplicate code id; CC305 an invalid regular expression; CC304 an unknown parent;
-        CC311 a cycle of parents; CC306 a code with no way to match; CC301 a code id
+        CC311 a cycle of parents; CC306 a code with no way to match; CC313 a term that
+        holds its code's own exclusion (it can never code anything); CC301 a code id
         referenced (``see_also``, ``defaults.metric_code``) but not defined; CC307 ids
         of the declared frame missing. Every message names the file and the line.
     """
@@ -543,6 +544,9 @@ class _Reader:
                                  code=cid, reason=str(exc)) from None
         if rx.search("") is not None:
             reason = "it can match an empty string (look for a stray | or only optional parts)"
+        elif re._parser.parse(pattern).getwidth()[1] == 0:  # type: ignore[attr-defined]
+            reason = ("it can only match empty text (lookarounds and anchors alone), and an "
+                      "empty match codes nothing")
         elif _nested_repeat(pattern):
             reason = ("a repeated group holds another unbounded repeat, which can backtrack "
                       "catastrophically; bound the inner or outer repeat")
@@ -577,6 +581,16 @@ class _Reader:
             if not (r.keywords or r.synonyms or r.negative_keywords or r.patterns
                     or r.proximity or r.token_patterns):
                 raise CasecoderError("CC306", path=self.path, line=code.line, code=cid)
+            # a term holding one of its code's literal exclusions vetoes itself wherever
+            # it occurs (matching ignores ASCII case)
+            vetoes = [x.lower() for x in r.exclusions if not x.startswith("re:")]
+            for kind, terms in (("keyword", r.keywords), ("synonym", r.synonyms),
+                                ("negative keyword", r.negative_keywords)):
+                for term in terms:
+                    hit = next((x for x in vetoes if x and x in term.lower()), None)
+                    if hit is not None:
+                        raise CasecoderError("CC313", path=self.path, line=code.line,
+                                             kind=kind, term=term, code=cid, exclusion=hit)
 
 
 def _did_you_mean(value: str, options: Iterable[str], where: str) -> str:

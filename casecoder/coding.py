@@ -700,7 +700,8 @@ class _Batch:
             if k >= 0 and m.end <= units[k][2]:
                 _sid, s, e, _role = units[k]
                 rows.append((self.pass_name, src.id, s, e, m.indicator, m.before, m.after,
-                             m.change, m.unit, m.direction, text[s:e]))
+                             m.change, m.unit, m.direction, text[s:e], m.qualifier,
+                             m.before_qualifier))
                 self.metric_hits.append((u0 + k, m.start + b, m.end + b,
                                          f"metric:{m.indicator}"))
         return rows
@@ -1007,14 +1008,11 @@ def _evidence_texts(starts: NDArray[np.int64], ends: NDArray[np.int64],
 
 def _rule_texts(labels: list[str], ranks: NDArray[np.int64], counts: NDArray[np.int64],
                 ) -> list[str]:
-    """The rule text of each group of ``counts`` consecutive label ranks: its first four
-    labels (``labels`` is sorted), joined."""
+    """The rule text of each group of ``counts`` consecutive label ranks: every label of
+    the group (``labels`` is sorted), joined."""
     if not len(counts):
         return []
-    first = np.cumsum(counts) - counts
-    kept = np.arange(len(ranks)) - np.repeat(first, counts) < 4
-    return _joined([labels[r] for r in ranks[kept].tolist()], np.minimum(counts, 4),
-                   "{}", " | ")
+    return _joined([labels[r] for r in ranks.tolist()], counts, "{}", " | ")
 
 
 def _confidences(best: NDArray[np.float64], n_spans: NDArray[np.int64]) -> list[float]:
@@ -1052,10 +1050,14 @@ class CodingReport:
 
 def _units(store: Store, source: Source, unit: str, speakers: tuple[str, ...] | None
            ) -> list[Unit]:
-    """(segment id, start, end, role) of the units of ``source`` to code."""
+    """(segment id, start, end, role) of the units of ``source`` to code.
+
+    A turn is the paragraph of a text without speakers (a case narrative), and a paragraph
+    of an interview is its turn, so that every source is coded under every unit.
+    """
     kinds = {"sentence": ("sentence",), "turn": ("turn",), "paragraph": ("paragraph", "turn")}
     wanted = kinds[unit]
-    if unit == "paragraph" and source.kind != "interview":
+    if unit in ("paragraph", "turn") and source.kind != "interview":
         wanted = ("paragraph",)
     cursor = store.db.cursor()
     cursor.row_factory = None  # plain tuples, not the store's sqlite3.Row
@@ -1184,7 +1186,7 @@ def _emit(cc: CompiledCodebook, source: Source, pass_name: str, sid: int, s: int
             coded.setdefault(out_code, []).append(
                 Hit(out_code, "metric", m.indicator, m.start, m.end))
         mrows.append((pass_name, source.id, s, e, m.indicator, m.before, m.after, m.change,
-                      m.unit, m.direction, text[s:e]))
+                      m.unit, m.direction, text[s:e], m.qualifier, m.before_qualifier))
     coder = cc.codebook.coder
     for code_id in sorted(coded):
         hs = coded[code_id]
@@ -1194,7 +1196,7 @@ def _emit(cc: CompiledCodebook, source: Source, pass_name: str, sid: int, s: int
         conf = round(min(0.99, best + 0.05 * (len(ev) - 1)), 2)
         polarity = -1 if any(h.kind == "negative" or h.negated for h in hs) else 1
         evidence = "[" + ", ".join(f"[{a}, {b}]" for a, b in ev) + "]"
-        rows.append((pass_name, source.id, code_id, s, e, evidence, " | ".join(kinds[:4]), conf,
+        rows.append((pass_name, source.id, code_id, s, e, evidence, " | ".join(kinds), conf,
                      coder, polarity, sid))
 
 
@@ -1256,7 +1258,8 @@ def code(store: Store, codebook: Codebook, pass_name: str = "rules", unit: str =
             store.add_codings(rows)
             store.db.executemany(
                 "INSERT INTO metrics (pass, source_id, start_char, end_char, indicator, before,"
-                " after, change, unit, direction, quote) VALUES (?,?,?,?,?,?,?,?,?,?,?)", mrows)
+                " after, change, unit, direction, quote, qualifier, before_qualifier)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", mrows)
             report.sources += 1
             report.units += len(units)
             report.codings += len(rows)

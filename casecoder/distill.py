@@ -198,10 +198,10 @@ _SECTION_RANK = {RESULT_SECTION: 0, "": 1, "主要做法": 2}
 # a plain level of one of these describes the setting, not a result
 _CONTEXT_QUANTITY = re.compile(r"人口|密度|平方公里|用户|员工|职工|面积|常住|户籍|经费|预算")
 _CUMULATIVE_VERBS = ("累计", "新增", "新建", "共计", "合计")
-_BOUNDS = ("不足", "低于", "超过", "超", "逾", "突破", "高于", "近", "约")
-_TIME_UNITS = ("天", "小时", "分钟", "个月", "月", "年")
-_QUALIFIER_EN = {"不足": "under ", "低于": "below ", "超过": "over ", "超": "over ",
-                 "逾": "over ", "突破": "over ", "高于": "above ", "近": "nearly ",
+_BOUNDS = ("不足", "不到", "低于", "超过", "超", "逾", "突破", "高于", "近", "约")
+_TIME_UNITS = ("天", "小时", "分钟", "秒", "周", "个工作日", "工作日", "个月", "月", "年")
+_QUALIFIER_EN = {"不足": "under ", "不到": "under ", "低于": "below ", "超过": "over ",
+                 "超": "over ", "逾": "over ", "突破": "over ", "高于": "above ", "近": "nearly ",
                  "约": "about ", "仅": "only ", "仅为": "only "}
 
 
@@ -241,20 +241,21 @@ def _section_at(src: Source, pos: int) -> str:
 
 def _describe_metric(m: dict[str, Any], src: Source, analysis: Analysis,
                      used: set[tuple[str, int, int]]) -> dict[str, Any]:
-    """A stored metric record with what the writers need besides: the qualifier and the
-    words of the figure (re-read from the stored sentence by :func:`casecoder.metrics.extract`),
-    its section, whether it is background, and its rank among the case's figures."""
+    """A stored metric record with what the writers need besides: the words of the figure
+    (re-read from the stored sentence by :func:`casecoder.metrics.extract`: the record
+    keeps the sentence's span), its section, whether it is background, and its rank among
+    the case's figures."""
     from casecoder.metrics import extract
 
     m = dict(m)
-    m.setdefault("qualifier", "")
     m["hit"] = ""
-    key = (m["before"], m["after"], m["change"], m["unit"], m["direction"])
+    key = (m["before"], m["after"], m["change"], m["unit"], m["direction"], m["qualifier"],
+           m["before_qualifier"])
     for i, h in enumerate(extract(src.text, m["start_char"], m["end_char"])):
         tag = (m["source"], m["start_char"], i)
-        if tag not in used and (h.before, h.after, h.change, h.unit, h.direction) == key:
+        if tag not in used and (h.before, h.after, h.change, h.unit, h.direction, h.qualifier,
+                                h.before_qualifier) == key:
             used.add(tag)
-            m["qualifier"] = h.qualifier
             m["hit"] = src.text[h.start:h.end]
             m["indicator"] = h.indicator or m["indicator"]
             break
@@ -294,21 +295,25 @@ def metric_phrase(ctx: Context, m: dict[str, Any]) -> str:
     u, q, d = m["unit"], m.get("qualifier", ""), m["direction"]
     before, after, change = m["before"], m["after"], m["change"]
     lead = next((v for v in _CUMULATIVE_VERBS if m.get("hit", "").startswith(v)), "")
+    # bounds stated with the figures of "from A to B" (由不足50%提高到95%)
+    qa, qb = (x if x in _BOUNDS else "" for x in (m.get("before_qualifier", ""), q))
+    down = "缩短至" if u in _TIME_UNITS else "降至"
     if zh:
         if before is not None and after is not None:
-            verb = {"up": "提升至", "down": "缩短至" if u in _TIME_UNITS else "降至"}.get(d, "变为")
-            return f"{ind}从{_num(before)}{u}{verb}{_num(after)}{u}"
+            verb = {"up": "提升至", "down": down}.get(d, "变为")
+            return f"{ind}从{qa}{_num(before)}{u}{verb}{qb}{_num(after)}{u}"
         if change is not None:
             verb = {"up": "增长" if u == "倍" else "提升", "down": "下降"}.get(d, "变化")
             return f"{ind}{verb}{q}{_num(abs(change) if d in ('up', 'down') else change)}{u}"
         if lead:
             return f"{lead}{ind}{q}{_num(after)}{u}"
         if d in ("up", "down"):
-            return f"{ind}{'提升至' if d == 'up' else '降至'}{_num(after)}{u}"
+            return f"{ind}{'提升至' if d == 'up' else down}{_num(after)}{u}"
         return f"{ind}{q or '为'}{_num(after)}{u}"
     qe = _QUALIFIER_EN.get(q, "")
     if before is not None and after is not None:
-        return f"{ind}: from {_num(before)}{u} to {_num(after)}{u}"
+        qa_en, qb_en = (_QUALIFIER_EN.get(x, "") for x in (qa, qb))
+        return f"{ind}: from {qa_en}{_num(before)}{u} to {qb_en}{_num(after)}{u}"
     if change is not None:
         word = {"up": "up", "down": "down"}.get(d, "changed by")
         return f"{ind}: {word} {qe}{_num(abs(change) if d in ('up', 'down') else change)}{u}"
@@ -326,10 +331,13 @@ def _metric_cite(ctx: Context, m: dict[str, Any]) -> Cite:
 
 
 def _metric_row(m: dict[str, Any], ctx: Context) -> list[Any]:
-    q = m.get("qualifier", "")
-    bound = (q if ctx.lang == "zh" else _QUALIFIER_EN.get(q, "")) if q in _BOUNDS else ""
-    after = f"{bound}{_num(m['after'])}" if m["after"] is not None else ""
-    return [m["indicator"] or "-", _num(m["before"]), after, _num(m["change"]),
+    def bound(q: str) -> str:
+        return (q if ctx.lang == "zh" else _QUALIFIER_EN.get(q, "")) if q in _BOUNDS else ""
+
+    before = (f"{bound(m.get('before_qualifier', ''))}{_num(m['before'])}"
+              if m["before"] is not None else "")
+    after = f"{bound(m.get('qualifier', ''))}{_num(m['after'])}" if m["after"] is not None else ""
+    return [m["indicator"] or "-", before, after, _num(m["change"]),
             m["unit"], ctx.v(m["direction"]), [_metric_cite(ctx, m)]]
 
 

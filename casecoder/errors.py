@@ -121,7 +121,7 @@ CATALOGUE: dict[str, ErrorDef] = {
     ),
     "CC111": ErrorDef(
         "ingest",
-        "{path} line {line}: role mapping {value!r} is not of the form LABEL=ROLE with ROLE "
+        "{where}: role mapping {value!r} is not of the form LABEL=ROLE with ROLE "
         "one of interviewer, respondent, other.",
     ),
     "CC112": ErrorDef(
@@ -198,6 +198,11 @@ CATALOGUE: dict[str, ErrorDef] = {
     "CC312": ErrorDef(
         "coding",
         "--jobs must be at least 1; got {jobs}.",
+    ),
+    "CC313": ErrorDef(
+        "codebook",
+        "{path} line {line}: {kind} {term!r} of code {code!r} contains the code's own "
+        "exclusion {exclusion!r}, so it can never code anything. Remove one of the two.",
     ),
     # --- CC4xx graph, QCA and adaptation -------------------------------------------
     "CC401": ErrorDef(
@@ -290,6 +295,16 @@ CATALOGUE: dict[str, ErrorDef] = {
     "CC608": ErrorDef(
         "exchange",
         "The dictionary {path} does not exist. Check the path.",
+    ),
+    "CC609": ErrorDef(
+        "exchange",
+        "{path} cannot be read as text: {reason}. Save it as UTF-8 (in Excel: \"CSV UTF-8 "
+        "(comma delimited)\") and import it again.",
+    ),
+    "CC610": ErrorDef(
+        "exchange",
+        "{path} holds no records ({found}); expected at least one coding in the layout of "
+        "`casecoder export codings`. Nothing was imported; pass {name!r} is as it was.",
     ),
     # --- CC7xx review, agreement and suggestions -----------------------------------------
     "CC701": ErrorDef(

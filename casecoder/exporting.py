@@ -26,7 +26,8 @@ def export_segments(store: Store, out: str | Path, fmt: str) -> int:
 CODING_COLUMNS = ("source", "case", "code", "start_char", "end_char", "quote", "evidence",
                   "pass", "coder", "confidence", "rule", "polarity")
 METRIC_COLUMNS = ("source", "case", "start_char", "end_char", "indicator", "before", "after",
-                  "change", "unit", "direction", "quote", "pass")
+                  "change", "unit", "direction", "qualifier", "before_qualifier", "quote",
+                  "pass")
 
 
 def coding_records(store: Store, pass_name: str | None = None) -> list[dict]:
@@ -67,8 +68,9 @@ def metric_records(store: Store, pass_name: str | None = None) -> list[dict]:
         out.append({"source": src.name, "case": src.case_id, "start_char": r["start_char"],
                     "end_char": r["end_char"], "indicator": r["indicator"],
                     "before": r["before"], "after": r["after"], "change": r["change"],
-                    "unit": r["unit"], "direction": r["direction"], "quote": r["quote"],
-                    "pass": r["pass"]})
+                    "unit": r["unit"], "direction": r["direction"],
+                    "qualifier": r["qualifier"], "before_qualifier": r["before_qualifier"],
+                    "quote": r["quote"], "pass": r["pass"]})
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import re
@@ -25,15 +26,19 @@ _MODIFIED = re.compile(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)")
 def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
     """Open a temporary file beside ``path``; rename it over ``path`` on success.
 
-    On any exception the temporary file is removed and ``path`` is left untouched.
+    On any exception the temporary file is removed and ``path`` is left untouched. An
+    ``OSError`` (a full disk, no permission, ``path`` is a folder), whether raised here or
+    by the writes in the block, becomes CC007 naming ``path`` and the system's reason.
     Text is written with LF line ends.
     """
     target = Path(path)
     try:
+        if target.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "it is a folder, not a file")
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     except OSError as exc:
-        raise CasecoderError("CC007", path=str(target), reason=exc.strerror or str(exc)) from exc
+        raise _cannot_write(target, exc) from exc
     binary = "b" in mode
     try:
         if binary:
@@ -46,12 +51,18 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
-        except FileNotFoundError:
+        except OSError:
             pass
+        if isinstance(exc, OSError):
+            raise _cannot_write(target, exc) from exc
         raise
+
+
+def _cannot_write(target: Path, exc: OSError) -> CasecoderError:
+    return CasecoderError("CC007", path=str(target), reason=exc.strerror or str(exc))
 
 
 def write_text(path: str | Path, text: str) -> None:

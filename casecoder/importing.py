@@ -10,7 +10,8 @@ Every record must land on the same text it was made on: the source is looked up 
 among the current sources, the offsets must lie inside its raw text and a ``quote``,
 when present, must equal ``raw[start_char:end_char]``. The whole file is checked before
 anything is written, and the pass is then replaced in one transaction, so a bad line
-leaves the store as it was.
+leaves the store as it was. A file without records is refused too: importing it would
+empty the pass.
 """
 
 from __future__ import annotations
@@ -64,11 +65,14 @@ def import_codings(store: Store, path: str | Path, pass_name: str, coder: str | 
     Raises
     ------
     CasecoderError
-        CC108 the file does not exist; CC607 it is neither JSONL nor CSV; CC602 a
-        record misses a required field or holds a value of the wrong type; CC604 a
-        record names an unknown source, has offsets outside the source's text or a
-        quote that differs from the text at its offsets; CC301 a code is not in
-        ``codebook``. Every message names the file and line; nothing is written.
+        CC108 the file does not exist; CC607 it is neither JSONL nor CSV; CC609 it is
+        binary or its encoding cannot be decided; CC610 it holds no records (an import
+        never empties a pass); CC602 a line is not a JSON object or a well-formed CSV row
+        with one cell per column, or a record misses a required field or holds a value
+        of the wrong type; CC604 a record names an unknown source, has offsets outside
+        the source's text or a quote that differs from the text at its offsets; CC301 a
+        code is not in ``codebook``. Every message names the file (and the line, where
+        there is one); nothing is written.
     """
     p = Path(path)
     if p.suffix.lower() not in SUFFIXES:
@@ -77,6 +81,8 @@ def import_codings(store: Store, path: str | Path, pass_name: str, coder: str | 
         raise CasecoderError("CC607", path=str(p), suffix=p.suffix, what="codings",
                              known=".jsonl or .csv (the layout of `casecoder export codings`)")
     recs = records.read(p)
+    if not recs:
+        raise CasecoderError("CC610", path=str(p), found=_nothing_found(p), name=pass_name)
     default_coder = coder or f"import:{p.name}"
     sources = {s.name: s for s in store.sources()}
     segs = _segment_index(store)
@@ -98,6 +104,18 @@ def import_codings(store: Store, path: str | Path, pass_name: str, coder: str | 
         store.add_codings(rows)
         store.end_run(run_id)
     return len(rows)
+
+
+def _nothing_found(p: Path) -> str:
+    """What a file without records holds, for CC610."""
+    data = p.read_bytes()
+    for bom in (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"):
+        data = data.removeprefix(bom)
+    if not data.strip():
+        return "the file is empty"
+    if p.suffix.lower() == ".csv":
+        return "a header row and no data rows"
+    return "only blank lines"
 
 
 # -- one record ------------------------------------------------------------------------
@@ -169,7 +187,7 @@ def whole_number(value: Any, name: str, bad: Callable[[str], CasecoderError]) ->
         raise bad(f"{name} is {value!r}; expected a whole number")
     if isinstance(value, int):
         return value
-    if isinstance(value, float) and value.iswhole_number():
+    if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, str) and re.fullmatch(r"\s*\d+\s*", value):
         return int(value)

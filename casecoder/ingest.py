@@ -186,7 +186,7 @@ def build_source(
     case_id = None
     if kind == "interview":
         role_map = transcript.parse_role_map(fm.get("roles"), path,
-                                             read.front_lines.get("roles", 0))
+                                             read.front_lines.get("roles", 1))
         role_map.update(roles or {})
         tr = transcript.parse(text, body, path, role_map)
         attributes.update(tr.attributes)

@@ -15,9 +15,11 @@ or not, with their unit):
 
 Direction follows the verb (up/down) and, for ``from A to B``, the numbers when
 the verb says nothing; a start in another time unit is converted to the unit of the
-end (``从2小时缩短至30分钟``: 120 → 30 分钟). A bound or approximation stated with the
+end where the two convert exactly (``从2小时缩短至30分钟``: 120 → 30 分钟; 周 → 天,
+年 → 个月), and otherwise is not given a value (``从3个月缩短到15天``: after 15 天, no
+before or change, rather than a wrong one). A bound or approximation stated with the
 figure (不足, 超过, 达, 仅, 近, 约, …) is kept in :attr:`MetricHit.qualifier`:
-"不足15%" is not "15%".
+"不足15%" is not "15%"; ``由不足50%提高到95%以上`` is one record.
 
 The indicator is the whole noun phrase the figure measures: the phrase before the
 figure back to the last clause mark (an enumeration ``A、B等C`` kept whole), without
@@ -43,8 +45,13 @@ _CN_NUM = r"[一二两三四五六七八九十半]"
 _WHEN = (r"(?:[0-9０-９]{4}年(?:底|末|初)?|上年|去年|上一年|原来|原先|过去|以往|以前|之前|"
          r"改革前|试点前)?的?")
 _UNIT = (r"(?:个百分点|百分点|%|％|万人次|人次|万件|万元|亿元|万户|万人|万名|万家|万个|万场|"
-         r"万次|万千瓦|千瓦|公里|小时|分钟|个工作日|工作日|天|个月|月|年|"
-         r"件|个|次|人|户|元|倍|分|家|起|项|条|场|所|名|亿|万)?")
+         r"万次|万千瓦|千瓦|万亩|万吨|万平方米|平方米|平方公里|公里|公顷|公斤|亩|吨|"
+         r"小时|分钟|秒|个工作日|工作日|天|周|个月|月|年|"
+         r"件|个|次|人|户|元|倍|分|家|起|项|条|场|所|名|辆|台|套|座|间|岁|篇|份|例|批|张|"
+         r"位|支|亿|万)?")
+# what may stand with a figure of "from A to B": a bound before it, a range word after
+_BOUND = r"(?:约|近|不足|不到|超过|超|仅)"
+_RANGE = r"(?:以上|以下|左右)?"
 _UP = "提升|提高|增加|增长|上升|扩大|增至|升至|升高"
 _DOWN = "下降|降低|减少|缩短|压缩|降至|减至|缩减|回落"
 _VERB = f"(?:{_UP}|{_DOWN})"
@@ -55,14 +62,16 @@ _RESPECTIVELY = re.compile(
     rf"(?P<b>{_NUM}{_UNIT}(?:[、和与](?:{_NUM}{_UNIT}))+)"
 )
 _FROM_TO = re.compile(
-    rf"(?:从|由){_WHEN}(?P<a>{_NUM})(?P<ua>{_UNIT})(?:的水平)?(?P<verb>{_VERB})了?{_TO}"
-    rf"{_WHEN}(?P<b>{_NUM})(?P<ub>{_UNIT})"
+    rf"(?:从|由){_WHEN}(?P<qa>{_BOUND})?(?P<a>{_NUM})(?P<ua>{_UNIT}){_RANGE}(?:的水平)?"
+    rf"(?P<verb>{_VERB})了?{_TO}{_WHEN}(?P<qb>{_BOUND})?(?P<b>{_NUM})(?P<ub>{_UNIT}){_RANGE}"
 )
 _BY = re.compile(
     rf"(?P<verb>{_VERB})(?:了|幅度达|幅度为)?(?P<q>约|近|超过|超)?"
     rf"(?:(?P<n>{_NUM})(?P<u>%|％|个百分点|百分点|倍|成)|(?P<cn>{_CN_NUM}{{1,2}})(?P<cu>倍|成))"
 )
-_TO_ONLY = re.compile(rf"(?P<verb>{_VERB})了?(?:至|到)了?(?P<n>{_NUM})(?P<u>{_UNIT})")
+# 提升至B, 下降到B; and 升至B, 降至B, whose verb holds the 至
+_TO_ONLY = re.compile(
+    rf"(?P<verb>{_VERB})(?:了?(?:至|到)|(?<=至))了?(?P<n>{_NUM})(?P<u>{_UNIT})")
 _CUMULATIVE = re.compile(
     rf"(?P<verb>累计|新增|新建|共计|合计)(?P<ind>[^，,；;。！？0-9０-９]{{0,10}}?)"
     rf"(?:(?P<q>超过|达到|达|超|逾)|了)?(?P<n>{_NUM})(?P<u>{_UNIT})"
@@ -85,7 +94,9 @@ _COUNT_UNITS = frozenset(["人", "万人", "名", "万名", "个", "万个", "�
                           "人次", "万人次", "亿", "万"])
 _CLAUSE_AHEAD = 12  # longest counted noun read after a figure
 _ADJECTIVE = re.compile(r"(?:众多|很多|较多|多|大|高|广)$")
-_MINUTES = {"分钟": 1, "小时": 60, "天": 1440}
+# time units that convert exactly into one another (a month is not a whole number of days)
+_TIME_SCALES = ({"秒": 1 / 60, "分钟": 1, "小时": 60, "天": 1440, "周": 10080},
+                {"个月": 1, "月": 1, "年": 12}, {"个工作日": 1, "工作日": 1})
 _VALUE_WORD = re.compile(r"以上|以下|左右")
 _FW = str.maketrans("０１２３４５６７８９．％", "0123456789.%")
 _UP_VERBS = frozenset(_UP.split("|"))
@@ -114,7 +125,8 @@ class MetricHit:
     change: float | None
     unit: str
     direction: str
-    qualifier: str = ""  # 不足, 超过, 达, 仅, 近, 约, … as written before the figure
+    qualifier: str = ""  # 不足, 超过, 达, 仅, 近, 约, … as written before the (after) figure
+    before_qualifier: str = ""  # the same, before the start of "from A to B" (由不足50%…)
 
 
 class _Joined:
@@ -157,6 +169,17 @@ def _split_values(s: str) -> list[tuple[float, str]]:
     for m in _VALUE.finditer(s):
         out.append((_num(m.group(1)), m.group(2).translate(_FW)))
     return out
+
+
+def _in_unit(value: float, unit: str, target: str) -> float | None:
+    """``value`` in ``unit`` expressed in ``target`` (``从2小时缩短至30分钟``: 2 小时 →
+    120 分钟); ``None`` when the units differ and do not convert exactly (3个月 → 天)."""
+    if not unit or not target or unit == target:
+        return value
+    for scale in _TIME_SCALES:
+        if unit in scale and target in scale:
+            return round(value * scale[unit] / scale[target], 6)
+    return None
 
 
 def _direction(verb: str, before: float | None = None, after: float | None = None) -> str:
@@ -288,11 +311,11 @@ def scan(text: str, lo: int, stretches: list[tuple[int, int]],
             continue
         va, vb = _num(m.group("a")), _num(m.group("b"))
         ua, ub = m.group("ua").translate(_FW), m.group("ub").translate(_FW)
-        if ua in _MINUTES and ub in _MINUTES and ua != ub:
-            va = va * _MINUTES[ua] / _MINUTES[ub]  # 从2小时缩短至30分钟: 120 → 30 分钟
-        unit = ub or ua
-        add(s, e, [MetricHit(s, e, _indicator(text, lo, s), va, vb,
-                          round(vb - va, 6), unit, _direction(m.group("verb"), va, vb))])
+        before: float | None = _in_unit(va, ua, ub)
+        change = None if before is None else round(vb - before, 6)
+        add(s, e, [MetricHit(s, e, _indicator(text, lo, s), before, vb, change, ub or ua,
+                             _direction(m.group("verb"), before, vb), m.group("qb") or "",
+                             m.group("qa") or "")])
     for m, s, e in joined.find(_TO_ONLY):
         if not free(s, e):
             continue

@@ -29,8 +29,55 @@ def frame_id(code: str) -> str:
     return parts[0]
 
 
+LEVELS: tuple[str, ...] = ("frame", "code")
+
+
+def check_level(level: str, option: str = "--level") -> None:
+    """Refuse a level other than ``frame`` and ``code`` (CC008)."""
+    if level not in LEVELS:
+        raise CasecoderError("CC008", option=option, value=level, expected=" or ".join(LEVELS))
+
+
 def _level(code: str, level: str) -> str:
     return frame_id(code) if level == "frame" else code
+
+
+def known_codes(store: Store) -> set[str]:
+    """Every code id the project knows: the codes of its codings and their parents, and
+    the codes of the codebooks its passes recorded (those whose file is still there)."""
+    from pathlib import Path
+
+    from casecoder.codebook import load_codebook
+
+    out: set[str] = set()
+    for (code,) in store.db.execute("SELECT DISTINCT code FROM codings"):
+        parts = code.split(".")
+        out |= {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
+    for p in store.passes():
+        path = p["options"].get("codebook")
+        if path and Path(path).is_file():
+            try:
+                out |= set(load_codebook(path).codes)
+            except CasecoderError:
+                continue  # a codebook edited into an invalid state since: its codings count
+    return out
+
+
+def require_codes(store: Store, codes: Iterable[str], option: str = "--code",
+                  known: set[str] | None = None) -> None:
+    """Refuse a code id the project does not know (CC008), naming the closest ones: a
+    typo such as ``mech.mediaton`` would otherwise match nothing and report zero.
+    ``known`` defaults to :func:`known_codes`."""
+    import difflib
+
+    known = known_codes(store) if known is None else known
+    for code in codes:
+        if code not in known:
+            close = difflib.get_close_matches(code, sorted(known), n=3, cutoff=0.6)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise CasecoderError("CC008", option=option, value=code,
+                                 expected=f"a code id of the project's codings or "
+                                          f"codebooks{hint}")
 
 
 def case_attributes(store: Store) -> tuple[dict[int, Case | None], dict[str, Case]]:
@@ -83,6 +130,7 @@ def code_frequencies(store: Store, pass_name: str, by: str = "case", level: str 
 
     Returns the code ids, the column values and the counts.
     """
+    check_level(level)
     store.require_pass(pass_name)
     by_source, cases = case_attributes(store)
     require_attributes([by], "--by", known_attributes(cases.values()))
@@ -130,6 +178,7 @@ def cooccurrence(store: Store, pass_name: str, level: str = "frame", scope: str 
     if scope not in COOCCURRENCE_SCOPES:
         raise CasecoderError("CC008", option="--scope", value=scope,
                              expected=" | ".join(COOCCURRENCE_SCOPES))
+    check_level(level)
     store.require_pass(pass_name)
     spans = {(c.source_id, c.start_char, c.end_char, _level(c.code, level))
              for c in store.codings(pass_name)}
@@ -206,6 +255,7 @@ def quotes(store: Store, code: str, where: Iterable[str] = (), pass_name: str | 
     result, a ``ctx.*`` condition, case) or source attributes; all must hold.
     """
     conditions = parse_where(where)
+    require_codes(store, [code])
     by_source, cases = case_attributes(store)
     sources = {s.id: s for s in store.sources()}
     require_attributes([key for key, _value in conditions], "--where",
@@ -242,7 +292,11 @@ def quotes(store: Store, code: str, where: Iterable[str] = (), pass_name: str | 
 
 def kwic(store: Store, term: str, width: int = 20, regex: bool = False) -> list[dict[str, Any]]:
     """Every occurrence of ``term`` in the current sources with ``width`` characters around."""
-    pattern = re.compile(term if regex else re.escape(term))
+    try:
+        pattern = re.compile(term if regex else re.escape(term))
+    except re.error as exc:
+        raise CasecoderError("CC008", option="TERM (--regex)", value=term,
+                             expected=f"a regular expression ({exc})") from exc
     out = []
     for src in store.sources():
         t = src.text

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.constructor import ConstructorError
 
 from casecoder.errors import CasecoderError
 
@@ -42,7 +43,13 @@ def decode(data: bytes, path: str) -> tuple[str, str]:
     if not data.strip():
         raise CasecoderError("CC101", path=path)
     if data.startswith(b"\xef\xbb\xbf"):
-        text, enc = data[3:].decode("utf-8", errors="strict"), "utf-8-sig"
+        try:
+            text, enc = data[3:].decode("utf-8"), "utf-8-sig"
+        except UnicodeDecodeError as exc:
+            raise CasecoderError(
+                "CC103", path=path,
+                tried=f"UTF-8 (from its BOM; byte {exc.start + 3} is not valid UTF-8)",
+            ) from exc
     elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             text, enc = data.decode("utf-16"), "utf-16"
@@ -117,14 +124,18 @@ def normalise_newlines(text: str) -> tuple[str, str]:
 def read_docx(path: Path) -> str:
     """Text of a .docx: one line per paragraph, table cells as paragraphs, in order."""
     import zipfile
+    import zlib
 
     try:
         import docx  # python-docx
         from docx.opc.exceptions import PackageNotFoundError
 
         document = docx.Document(str(path))
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, KeyError,
+            ValueError, OSError) as exc:
         reason = str(exc) or type(exc).__name__
+        if isinstance(exc, (zlib.error, EOFError)):  # a member's compressed data is broken
+            reason = f"a part of the package is damaged ({reason})"
         raise CasecoderError("CC104", path=str(path), reason=reason) from exc
     except PackageNotFoundError as exc:
         raise CasecoderError("CC104", path=str(path), reason="not a Word package") from exc
@@ -148,6 +159,37 @@ def read_docx(path: Path) -> str:
     return "\n".join(lines)
 
 
+class _FrontMatterLoader(yaml.SafeLoader):
+    """YAML's safe loader, keeping to what a source's JSON attributes can hold.
+
+    Dates and datetimes become ISO 8601 strings; mapping keys are kept as written (text);
+    binary data and sets are refused with the line where they stand.
+    """
+
+    def construct_yaml_timestamp(self, node: yaml.Node) -> str:
+        return super().construct_yaml_timestamp(node).isoformat()
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[str, Any]:
+        self.flatten_mapping(node)
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise ConstructorError(None, None, "a key must be plain text, not a list or "
+                                       "mapping", key_node.start_mark)
+            out[key_node.value] = self.construct_object(value_node, deep=deep)
+        return out
+
+    def _refuse(self, node: yaml.Node) -> None:
+        what = node.tag.rsplit(":", 1)[-1]
+        raise ConstructorError(None, None, f"a value tagged !!{what} cannot be stored as a "
+                               "source attribute; write it as plain text", node.start_mark)
+
+
+_FrontMatterLoader.add_constructor("tag:yaml.org,2002:timestamp",
+                                   _FrontMatterLoader.construct_yaml_timestamp)
+_FrontMatterLoader.add_constructor("tag:yaml.org,2002:binary", _FrontMatterLoader._refuse)
+_FrontMatterLoader.add_constructor("tag:yaml.org,2002:set", _FrontMatterLoader._refuse)
+
 _FM_OPEN = re.compile(r"\A---[ \t]*\n")
 _FM_CLOSE = re.compile(r"^---[ \t]*$", re.M)
 
@@ -168,14 +210,17 @@ def split_front_matter(text: str, path: str) -> tuple[dict[str, Any], dict[str, 
             reason="the opening `---` has no closing `---` line",
         )
     block = text[first:close.start()]
+    loader = _FrontMatterLoader(block)
     try:
-        node = yaml.compose(block, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(block)
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = (mark.line + 2) if mark is not None else 1
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise CasecoderError("CC105", path=path, line=line, reason=problem) from exc
+    finally:
+        loader.dispose()
     if data is None:
         data = {}
     if not isinstance(data, dict):

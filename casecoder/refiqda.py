@@ -39,6 +39,7 @@ import os
 import re
 import uuid
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -327,17 +328,31 @@ class _Archive:
         return self.entries.get(name.lower())
 
     def read(self, info: zipfile.ZipInfo) -> bytes:
+        """The entry's bytes; a damaged entry (bad CRC, broken deflate data, cut short) is
+        refused with CC601 naming it."""
         out = bytearray()
-        with self.zf.open(info) as fh:
-            while True:
-                chunk = fh.read(1 << 20)
-                if not chunk:
-                    break
-                out += chunk
-                if len(out) > info.file_size:
-                    raise CasecoderError("CC603", path=self.path,
-                                         reason=f"entry {info.filename!r} unpacks to more "
-                                         "than its declared size")
+        try:
+            with self.zf.open(info) as fh:
+                while True:
+                    chunk = fh.read(1 << 20)
+                    if not chunk:
+                        break
+                    out += chunk
+                    if len(out) > info.file_size:
+                        raise CasecoderError("CC603", path=self.path,
+                                             reason=f"entry {info.filename!r} unpacks to "
+                                             "more than its declared size")
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+            why = str(exc).replace(f" for file {info.filename!r}", "") or "it ends early"
+            raise CasecoderError("CC601", path=self.path,
+                                 reason=f"the entry {info.filename!r} is damaged ({why}); the "
+                                 "archive was changed or cut short after it was written. "
+                                 "Export it again from the tool that made it") from None
+        except NotImplementedError as exc:
+            raise CasecoderError("CC601", path=self.path,
+                                 reason=f"the entry {info.filename!r} cannot be unpacked "
+                                 f"({exc}); save the project again with ordinary ZIP "
+                                 "(deflate) compression") from None
         return bytes(out)
 
     def __enter__(self) -> _Archive:
@@ -811,10 +826,15 @@ def import_qdc(path: str | os.PathLike[str],
 def write_codebook_yaml(codebook: Codebook, path: str | os.PathLike[str],
                         guids: dict[str, str] | None = None,
                         colors: dict[str, str] | None = None, note: str = "") -> None:
-    """Write ``codebook`` as a casecoder YAML codebook (see ``docs/codebook.md``).
+    """Write ``codebook`` atomically as a casecoder YAML codebook (see ``docs/codebook.md``).
 
     GUIDs and colours from another tool go in ``# refi-qda: guid=…; color=…`` comments on
     each code's ``id:`` line, where :func:`export_qdc` finds them again.
+
+    Raises
+    ------
+    CasecoderError
+        CC007 when ``path`` cannot be written; nothing is written then.
     """
     guids, colors = guids or {}, colors or {}
     head = [f"# casecoder codebook{' ' + note if note else ''} ({ORIGIN}).",
@@ -1627,7 +1647,8 @@ class _ProjectReader:
                                     "a note and a code/case/selection, nor two codes")
 
 
-def import_qdpx(store: Store, path: str | os.PathLike[str]) -> dict[str, Any]:
+def import_qdpx(store: Store, path: str | os.PathLike[str],
+                codebook_out: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Import a REFI-QDA project archive (``.qdpx``) into the store, all or nothing.
 
     Text sources (with their text in the archive) become sources with segments; each
@@ -1642,6 +1663,10 @@ def import_qdpx(store: Store, path: str | os.PathLike[str]) -> dict[str, Any]:
         The open project store.
     path : str or path-like
         The ``.qdpx`` file.
+    codebook_out : str or path-like, default=None
+        Also write the project's codebook (as :func:`stored_codebook` gives it after the
+        import) to this YAML file. It is written inside the import's transaction, as its
+        last step: when it cannot be written, the import is rolled back.
 
     Returns
     -------
@@ -1653,10 +1678,12 @@ def import_qdpx(store: Store, path: str | os.PathLike[str]) -> dict[str, Any]:
     Raises
     ------
     CasecoderError
-        CC108 missing file; CC601 not a REFI-QDA archive, no project.qde, malformed XML or a
-        missing text file; CC602 invalid against Project.xsd or conflicting with the
-        project (naming the line); CC603 archive or XML refused for safety; CC604 a coding
-        that does not fit its source. Nothing is written when any is raised.
+        CC108 missing file; CC601 not a REFI-QDA archive, a damaged entry, no project.qde,
+        malformed XML or a missing text file; CC602 invalid against Project.xsd or
+        conflicting with the project (naming the line); CC603 archive or XML refused for
+        safety; CC604 a coding that does not fit its source; CC007 ``codebook_out``
+        cannot be written; CC004 the project holds no codes to write to ``codebook_out``.
+        Nothing is written when any is raised.
     """
     p = Path(path)
     if not p.is_file():
@@ -1678,7 +1705,11 @@ def import_qdpx(store: Store, path: str | os.PathLike[str]) -> dict[str, Any]:
         reader = _ProjectReader(root, archive, str(p))
         reader.read()
     with store.transaction():
-        return _write_import(store, reader, p)
+        report = _write_import(store, reader, p)
+        if codebook_out is not None:
+            cb, tree = stored_codebook(store)
+            write_codebook_yaml(cb, codebook_out, tree.guids, tree.colors, note=f"of {p.name}")
+        return report
 
 
 def _write_import(store: Store, r: _ProjectReader, path: Path) -> dict[str, Any]:

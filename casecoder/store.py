@@ -143,6 +143,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         "drop the unused index on codings(code)",
         "DROP INDEX IF EXISTS codings_code",
     ),
+    (
+        # the bound stated with a figure (不足50% is not 50%), before and after
+        "metric qualifiers",
+        """
+        ALTER TABLE metrics ADD COLUMN qualifier TEXT NOT NULL DEFAULT '';
+        ALTER TABLE metrics ADD COLUMN before_qualifier TEXT NOT NULL DEFAULT ''
+        """,
+    ),
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

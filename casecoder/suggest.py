@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from casecoder.errors import CasecoderError
-from casecoder.queries import frame_id
+from casecoder.queries import LEVELS, check_level, frame_id
 from casecoder.store import Store
 
 #: The ``rule`` recorded on every model coding; review orders by uncertainty on these.
@@ -36,7 +36,6 @@ RULE = "model:tfidf-char-lr"
 MODEL_PREFIX = "model:"
 MIN_POSITIVES = 5
 GROUP_BY = ("case", "source")
-LEVELS = ("frame", "code")
 POLICIES = ("union-with-threshold",)
 EVIDENCE_NGRAMS = 3
 
@@ -274,8 +273,7 @@ def training_data(store: Store, pass_name: str, group_by: str = "case",
     if group_by not in GROUP_BY:
         raise CasecoderError("CC008", option="--group-by", value=group_by,
                              expected=" or ".join(GROUP_BY))
-    if level not in LEVELS:
-        raise CasecoderError("CC008", option="level", value=level, expected=" or ".join(LEVELS))
+    check_level(level, "level")
     store.require_pass(pass_name)
     meta = next(p for p in store.passes() if p["name"] == pass_name)
     speakers = meta["options"].get("speakers")

@@ -63,8 +63,14 @@ class Transcript:
     header_end: int = 0
 
 
-def parse_role_map(spec: str | dict | list | None, path: str, line: int = 0) -> dict[str, str]:
-    """Parse ``LABEL=ROLE; LABEL=ROLE`` (or a mapping / list of such) into a dict."""
+def parse_role_map(spec: str | dict | list | None, path: str,
+                   line: int | None = None) -> dict[str, str]:
+    """Parse ``LABEL=ROLE; LABEL=ROLE`` (or a mapping / list of such) into a dict.
+
+    ``path`` names where the mapping comes from (a file, or an option such as ``--role``)
+    and ``line`` its line in that file. Without a line (an option's values), an error
+    names the position of the bad value among the values given, counting from 1.
+    """
     if not spec:
         return {}
     if isinstance(spec, dict):
@@ -74,14 +80,15 @@ def parse_role_map(spec: str | dict | list | None, path: str, line: int = 0) -> 
     else:
         items = re.split(r"[;；,，]", str(spec))
     out: dict[str, str] = {}
-    for item in items:
+    for position, item in enumerate(items, 1):
         item = item.strip()
         if not item:
             continue
         label, sep, role = item.partition("=")
         role = role.strip().lower()
         if not sep or role not in ROLES or not label.strip():
-            raise CasecoderError("CC111", path=path, line=line, value=item)
+            where = f"{path} value {position}" if line is None else f"{path} line {line}"
+            raise CasecoderError("CC111", where=where, value=item)
         out[label.strip()] = role
     return out
 

@@ -374,3 +374,17 @@ def test_parallel_pass_without_token_words_loads_nothing(tmp_path, project, monk
         ingest(store, sorted(tmp_path.glob("n*.md")))
         report = code(store, load_codebook(cb_path), jobs=2)
     assert report.codings > 0 and loads == []
+
+
+def test_every_unit_codes_narratives_and_interviews(coded):
+    project, _report = coded
+    with Store(project) as store:
+        for unit in ("turn", "paragraph"):
+            report = code(store, load_codebook(MINI), pass_name=unit, unit=unit)
+            assert report.codings > 0
+            coded_sources = {c.source_id for c in store.codings(unit)}
+            names = {s.id: s.name for s in store.sources()}
+            assert {names[i] for i in coded_sources} == {"n.md", "i.txt"}, unit
+            kinds = {s.kind for s in store.segments() if s.id in
+                     {c.segment_id for c in store.codings(unit)}}
+            assert kinds <= {"turn", "paragraph"}

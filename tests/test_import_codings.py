@@ -207,7 +207,7 @@ def test_property_any_spans_round_trip(coded, tmp_path):
 
     @settings(max_examples=40, deadline=None,
               suppress_health_check=[HealthCheck.function_scoped_fixture])
-    @given(st.lists(record(), max_size=8), st.sampled_from(["jsonl", "csv"]))
+    @given(st.lists(record(), min_size=1, max_size=8), st.sampled_from(["jsonl", "csv"]))
     def check(recs, fmt):
         f = tmp_path / f"p.{fmt}"
         records.write(f, recs, fmt, CODING_COLUMNS)

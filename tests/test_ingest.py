@@ -356,16 +356,27 @@ def test_bulk_transaction_checks_references_and_rolls_back(project):
         assert store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
 
 
-def test_a_store_of_an_older_schema_is_migrated_in_place(project):
-    from casecoder.store import SCHEMA_VERSION
+def test_a_store_of_an_older_schema_is_migrated_in_place(tmp_path):
+    import sqlite3
 
-    with Store(project) as store:
-        # make it a schema-1 store: the index migration 2 drops, and no record of that
-        store.db.execute("CREATE INDEX codings_code ON codings(code)")
-        store.db.execute("DELETE FROM migrations WHERE version > 1")
-        ingest(store, [next(CASES.glob("C01*.md"))])
-    with Store(project) as store:
-        assert store.schema_version() == SCHEMA_VERSION >= 2
+    from casecoder.store import DB_NAME, MIGRATIONS, SCHEMA_VERSION
+
+    # a store as the first release wrote it: schema 1 only, with a source in it
+    (tmp_path / "old").mkdir()
+    db = sqlite3.connect(tmp_path / "old" / DB_NAME)
+    db.executescript(MIGRATIONS[0][1])
+    db.execute("CREATE TABLE migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+               " applied TEXT NOT NULL)")
+    db.execute("INSERT INTO migrations VALUES (1, 'initial schema', '2026-11-22T00:00:00')")
+    db.commit()
+    db.close()
+    case = next(CASES.glob("C01*.md"))
+    with Store(tmp_path / "old") as store:
+        assert store.schema_version() == SCHEMA_VERSION >= 3
+        ingest(store, [case])
+    with Store(tmp_path / "old") as store:
         names = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master")}
         assert "codings_code" not in names and "codings_pass" in names
-        assert [s.name for s in store.sources()] == [next(CASES.glob("C01*.md")).name]
+        columns = {r[1] for r in store.db.execute("PRAGMA table_info(metrics)")}
+        assert {"qualifier", "before_qualifier"} <= columns
+        assert [s.name for s in store.sources()] == [case.name]

@@ -166,3 +166,18 @@ def test_cli_author_from_environment(proj, monkeypatch):
 def test_cli_unknown_case_exits_1_with_its_code(proj):
     r = _run("memo", "add", "case", "C99", "text", "--author", "li", "--project", proj)
     assert r.exit_code == 1 and "Error: [CC502]" in r.output
+
+
+def test_a_code_id_typo_is_refused_once_the_project_has_codes(proj):
+    from casecoder.codebook import load_codebook
+    from casecoder.coding import code
+
+    root = Path(__file__).resolve().parent.parent
+    with Store(proj) as store:
+        add_memo(store, "code", "mech.anything", "before any pass, any id", "li")
+        code(store, load_codebook(root / "codebooks" / "governance.yaml"))
+        with pytest.raises(CasecoderError) as exc:
+            add_memo(store, "code", "mech.participaton", "text", "li")
+        assert exc.value.code == "CC008" and "mech.participation" in str(exc.value)
+        add_memo(store, "code", "mech.participation", "a known code", "li")
+        assert store.count("memos") == 2

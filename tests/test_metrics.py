@@ -100,7 +100,7 @@ _PIECES = ["从", "由", "分别", "提升", "下降", "至", "到了", "了", "
            "满意度", "群众参与率与覆盖率", "12", "3.5", "６５", "0", "7",
            # Chinese numerals before 成/倍, and fillers long enough to part digit clusters
            "三", "两", "十", "成", "倍", "降低", "提高约", "各级部门在基层治理工作中持续探索和完善",
-           "工作机制"]
+           "工作机制", "降至", "升至", "不足", "以上", "亩", "个月", "周", "约"]
 
 
 @given(st.lists(st.sampled_from(_PIECES), max_size=40))
@@ -143,3 +143,28 @@ def test_times_qualifiers_separators_and_chinese_numerals(text, expected):
 def test_approximate_change_keeps_its_qualifier():
     (m,) = extract("投诉降低了约30%。")
     assert m.qualifier == "约"
+
+
+@pytest.mark.parametrize("text,expected", [
+    # the verb holds the 至: "to", never "by"
+    ("事故率降至0.5%。", ("事故率", None, 0.5, None, "%", "down", "", "")),
+    ("满意度升至95%。", ("满意度", None, 95.0, None, "%", "up", "", "")),
+    ("平均耗时降至2天。", ("平均耗时", None, 2.0, None, "天", "down", "", "")),
+    ("用户增至1200户。", ("用户", None, 1200.0, None, "户", "up", "", "")),
+    # time units convert only where they do exactly; otherwise no start value
+    ("审批时间从3个月缩短到15天。", ("审批时间", None, 15.0, None, "天", "down", "", "")),
+    ("办理周期从2周缩短至3天。", ("办理周期", 14.0, 3.0, -11.0, "天", "down", "", "")),
+    ("建设周期从1年缩短至6个月。", ("建设周期", 12.0, 6.0, -6.0, "个月", "down", "", "")),
+    ("响应时间从90秒缩短至1分钟。", ("响应时间", 1.5, 1.0, -0.5, "分钟", "down", "", "")),
+    # units of area, vehicles and other counts
+    ("种植面积从20亩增加到50亩。", ("种植面积", 20.0, 50.0, 30.0, "亩", "up", "", "")),
+    ("车辆从200辆增至500辆。", ("车辆", 200.0, 500.0, 300.0, "辆", "up", "", "")),
+    # bounds and range words with either figure: one record, bounds kept apart
+    ("覆盖率由不足50%提高到95%以上。", ("覆盖率", 50.0, 95.0, 45.0, "%", "up", "", "不足")),
+    ("参与率从约30%提升至超过60%。", ("参与率", 30.0, 60.0, 30.0, "%", "up", "超过", "约")),
+])
+def test_to_verbs_time_units_units_and_bounds(text, expected):
+    (m,) = extract(text)
+    assert (m.indicator, m.before, m.after, m.change, m.unit, m.direction, m.qualifier,
+            m.before_qualifier) == expected
+    assert scan(text, 0, [(0, len(text))]) == extract(text)

@@ -148,3 +148,23 @@ def test_quotes_where_typo_and_context_stays_in_the_body(proj: Path) -> None:
         with pytest.raises(CasecoderError) as exc:
             quotes(store, "mech.mediation", ["regoin=长三角"], "p")
     assert exc.value.code == "CC010"
+
+
+def test_a_typo_in_a_code_id_or_level_is_refused_not_counted_as_zero(proj: Path) -> None:
+    with Store(proj) as store:
+        with pytest.raises(CasecoderError) as exc:
+            quotes(store, "mech.mediaton")
+        assert exc.value.code == "CC008" and "mech.mediation" in str(exc.value)
+        assert quotes(store, "mech") != []  # a parent of coded codes is known
+        for call in (lambda: code_frequencies(store, "p", level="fram"),
+                     lambda: cooccurrence(store, "p", level="xx")):
+            with pytest.raises(CasecoderError) as exc:
+                call()
+            assert exc.value.code == "CC008"
+    r = CliRunner().invoke(app, ["quotes", "--code", "mech.mediaton", "--project", str(proj)])
+    assert r.exit_code == 1 and "[CC008]" in r.output
+
+
+def test_kwic_with_an_invalid_regex_is_a_catalogued_error(proj: Path) -> None:
+    r = CliRunner().invoke(app, ["kwic", "(", "--regex", "--project", str(proj)])
+    assert r.exit_code == 1 and "[CC008]" in r.output and "Traceback" not in r.output

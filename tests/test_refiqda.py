@@ -780,6 +780,68 @@ def test_failure_while_writing_leaves_nothing_behind(tmp_path, monkeypatch):
     assert _counts(proj) == before
 
 
+def _damaged(path: Path, member: str, method: int) -> Path:
+    """A copy of the archive ``path`` with bytes flipped inside ``member``'s data."""
+    with zipfile.ZipFile(path) as zf:
+        entries = {n: zf.read(n) for n in zf.namelist()}
+    out = path.with_name(f"damaged-{path.name}")
+    with zipfile.ZipFile(out, "w", method) as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    data = bytearray(out.read_bytes())
+    with zipfile.ZipFile(out) as zf:
+        info = zf.getinfo(member)
+    head = info.header_offset
+    start = head + 30 + int.from_bytes(data[head + 26:head + 28], "little") \
+        + int.from_bytes(data[head + 28:head + 30], "little")
+    for i in range(start + 2, start + 10):
+        data[i] ^= 0xFF
+    out.write_bytes(bytes(data))
+    return out
+
+
+@pytest.mark.parametrize("method", [zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED],
+                         ids=["bad-crc", "bad-deflate"])
+@pytest.mark.parametrize("member", ["Project.qde", f"Sources/{G['source']}.TXT"])
+def test_damaged_entry_is_refused_naming_file_and_entry(tmp_path, member, method):
+    bad = _damaged(_foreign(tmp_path / "nvivo.qdpx"), member, method)
+    err = _raises(bad, tmp_path)
+    assert err.code == "CC601"
+    assert err.message.startswith(f"{bad} is not a valid REFI-QDA file: the entry {member!r} "
+                                  "is damaged (")
+    proj = tmp_path / "proj"
+    Store(proj, create=True).close()
+    r = _run("import", "qdpx", bad, "--project", proj)
+    assert r.exit_code == 1 and r.output.startswith("Error: [CC601] ")
+    assert "Traceback" not in r.output and _counts(proj) == _counts(tmp_path / "victim")
+
+
+def test_codebook_out_that_cannot_be_written_leaves_the_store_unchanged(coded, tmp_path):
+    proj, cb_path = coded
+    out = tmp_path / "mine.qdpx"
+    with Store(proj) as store:
+        refiqda.export_qdpx(store, out, codebook=load_codebook(cb_path))
+    fresh = tmp_path / "fresh"
+    Store(fresh, create=True).close()
+    before = _counts(fresh)
+    (tmp_path / "keep.csv").write_text("a file, not a folder", encoding="utf-8")
+    blocked = tmp_path / "keep.csv" / "cb.yaml"
+    with Store(fresh) as store:
+        with pytest.raises(CasecoderError) as exc:
+            refiqda.import_qdpx(store, out, codebook_out=blocked)
+    assert exc.value.code == "CC007" and str(blocked) in exc.value.message
+    assert _counts(fresh) == before
+    r = _run("import", "qdpx", out, "--project", fresh, "--codebook-out", blocked)
+    assert r.exit_code == 1 and r.output.startswith(f"Error: [CC007] Cannot write {blocked}")
+    assert _counts(fresh) == before
+    # a retry with a good path imports once: the passes keep their names (no "rules-2")
+    good = tmp_path / "cb.yaml"
+    r = _run("import", "qdpx", out, "--project", fresh, "--codebook-out", good, "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["passes"] == {"manual": 2, "rules": 4}
+    assert set(load_codebook(good).codes) >= {"mech", "mech.digital"}
+
+
 def test_reimport_reuses_sources_and_keeps_passes_apart(coded, tmp_path):
     proj, cb_path = coded
     out = tmp_path / "mine.qdpx"

@@ -97,7 +97,8 @@ def code(
     project: ProjectOpt = Path("."),
     codebook: CodebookOpt = DEFAULT_CODEBOOK,
     pass_name: PassOpt = "rules",
-    unit: Annotated[str, typer.Option(help="sentence, turn or paragraph.")] = "sentence",
+    unit: Annotated[str, typer.Option(help="sentence, turn or paragraph (a narrative's "
+                                      "turns are its paragraphs).")] = "sentence",
     speaker: Annotated[
         list[str] | None,
         typer.Option("--speaker", help="Roles coded in interviews (repeatable); default "

@@ -49,8 +49,9 @@ def import_qdpx(
 ) -> None:
     """Import a REFI-QDA project: text sources, codes, one pass per user, cases, memos, links.
 
-    Nothing is written if any part of the file is refused. What casecoder cannot hold
-    (pictures, audio, sets, rich text) is listed on stderr.
+    Nothing is written if any part of the file is refused, or if the codebook cannot be
+    written to --codebook-out. What casecoder cannot hold (pictures, audio, sets, rich
+    text) is listed on stderr.
 
     Example: casecoder import qdpx nvivo-export.qdpx --project myproject
     """
@@ -58,11 +59,7 @@ def import_qdpx(
     from casecoder.store import open_store
 
     with open_store(project) as store:
-        report = refiqda.import_qdpx(store, file)
-        if codebook_out is not None:
-            cb, tree = refiqda.stored_codebook(store)
-            refiqda.write_codebook_yaml(cb, codebook_out, tree.guids, tree.colors,
-                                        note=f"of {file.name}")
+        report = refiqda.import_qdpx(store, file, codebook_out=codebook_out)
     if as_json:
         emit_json(report)
         return
