@@ -166,7 +166,9 @@ def _compose(text: str, shown: str) -> Node | None:
         return loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 1
+        # an error at the end of the file is marked on the line after the last one
+        last = text.count("\n") + (0 if text.endswith("\n") else 1)
+        line = min(mark.line + 1, max(last, 1)) if mark is not None else 1
         parts = [s for s in (exc.context, exc.problem) if s]
         raise CasecoderError("CC302", path=shown, line=line,
                              reason=", ".join(parts) or str(exc)) from None

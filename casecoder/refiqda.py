@@ -236,7 +236,8 @@ def validate(source: str | os.PathLike[str] | bytes) -> str:
     Raises
     ------
     CasecoderError
-        CC606 when the XML is malformed or does not validate, naming the line.
+        CC606 when the XML is malformed or does not validate, naming the line; CC601
+        when the archive or an entry of it is damaged.
     """
     if isinstance(source, (bytes, bytearray)):
         data, label = bytes(source), "<bytes>"

@@ -358,6 +358,7 @@ def test_exclusion_vetoes_only_its_own_code(cc: CompiledCodebook) -> None:
 
 BROKEN = [
     ("bad_yaml.yaml", "CC302", 8, "not valid YAML"),
+    ("unclosed_at_end.yaml", "CC302", 7, "end of stream"),
     ("duplicate_id.yaml", "CC303", 8, "'mech.mediation' is defined twice (first at line 4)"),
     ("unknown_parent.yaml", "CC304", 11, "has parent 'mech.digtal'"),
     ("invalid_regex.yaml", "CC305", 9, "'(提升至[0-9]+'"),
