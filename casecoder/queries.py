@@ -42,15 +42,17 @@ def _level(code: str, level: str) -> str:
     return frame_id(code) if level == "frame" else code
 
 
-def known_codes(store: Store) -> set[str]:
-    """Every code id the project knows: the codes of its codings and their parents, and
-    the codes of the codebooks its passes recorded (those whose file is still there)."""
+def known_codes(store: Store, besides: str | None = None) -> set[str]:
+    """Every code id the project knows: the codes of its codings (other than those of the
+    pass ``besides``) and their parents, and the codes of the codebooks its passes
+    recorded (those whose file is still there)."""
     from pathlib import Path
 
     from casecoder.codebook import load_codebook
 
     out: set[str] = set()
-    for (code,) in store.db.execute("SELECT DISTINCT code FROM codings"):
+    for (code,) in store.db.execute("SELECT DISTINCT code FROM codings WHERE pass IS NOT ?",
+                                    (besides,)):
         parts = code.split(".")
         out |= {".".join(parts[:i]) for i in range(1, len(parts) + 1)}
     for p in store.passes():
@@ -63,18 +65,23 @@ def known_codes(store: Store) -> set[str]:
     return out
 
 
+def did_you_mean(code: str, known: Iterable[str], n: int = 1) -> str:
+    """`` (did you mean a, b?)`` naming the known code ids closest to ``code``, or ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(code, sorted(known), n=n, cutoff=0.6)
+    return f" (did you mean {', '.join(close)}?)" if close else ""
+
+
 def require_codes(store: Store, codes: Iterable[str], option: str = "--code",
                   known: set[str] | None = None) -> None:
     """Refuse a code id the project does not know (CC008), naming the closest ones: a
     typo such as ``mech.mediaton`` would otherwise match nothing and report zero.
     ``known`` defaults to :func:`known_codes`."""
-    import difflib
-
     known = known_codes(store) if known is None else known
     for code in codes:
         if code not in known:
-            close = difflib.get_close_matches(code, sorted(known), n=3, cutoff=0.6)
-            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            hint = did_you_mean(code, known, 3)
             raise CasecoderError("CC008", option=option, value=code,
                                  expected=f"a code id of the project's codings or "
                                           f"codebooks{hint}")

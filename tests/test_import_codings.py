@@ -274,3 +274,21 @@ def test_cli_import_ok_and_error(coded, tmp_path):
     assert r.stderr.startswith(f"Error: [CC604] {f} line 1: coding of code ")
     r = runner.invoke(_app(), ["import", "codings", str(f), "--project", proj])
     assert r.exit_code == 2
+
+
+def test_cli_notes_codes_new_to_the_project_without_a_codebook(coded, tmp_path):
+    store, _cb_path = coded
+    f = tmp_path / "c.jsonl"
+    recs = _rules_jsonl(store, f)
+    recs[0]["code"] = "mech.mediaton"  # a typo the project has never seen
+    _write(f, recs)
+    proj = str(store.project)
+    store.close()
+    runner = CliRunner()
+    args = ["import", "codings", str(f), "--pass", "li", "--project", proj]
+    r = runner.invoke(_app(), args)
+    assert r.exit_code == 0, r.output
+    assert ("note: code mech.mediaton is new to the project (did you mean mech.mediation?)"
+            in r.stderr)
+    r = runner.invoke(_app(), [*args, "--json"])  # re-importing the pass: still new
+    assert json.loads(r.stdout)["new_codes"] == ["mech.mediaton"]

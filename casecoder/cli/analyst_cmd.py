@@ -143,15 +143,24 @@ def import_codings_command(
     Example: casecoder import codings coded.csv --pass zhang --codebook codebooks/governance.yaml
     """
     from casecoder.importing import import_codings
+    from casecoder.queries import did_you_mean, known_codes
     from casecoder.store import open_store
 
     cb = _codebook(codebook)
     with open_store(project) as store:
+        # without a codebook, codes the project has never seen may be typos: say so
+        known = known_codes(store, besides=pass_name)
         n = import_codings(store, file, pass_name, coder=coder, codebook=cb)
+        new = sorted({r[0] for r in store.db.execute(
+            "SELECT DISTINCT code FROM codings WHERE pass = ?", (pass_name,))} - known
+            if cb is None and known else [])
     if as_json:
-        emit_json({"pass": pass_name, "codings": n, "file": str(file)})
+        emit_json({"pass": pass_name, "codings": n, "file": str(file), "new_codes": new})
         return
     typer.echo(f"pass {pass_name}: imported {n} codings from {file}")
+    for code in new:
+        typer.echo(f"note: code {code} is new to the project{did_you_mean(code, known)}; "
+                   "pass --codebook to refuse codes outside a codebook", err=True)
 
 
 # -- review --------------------------------------------------------------------------------
