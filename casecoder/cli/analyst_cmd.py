@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from casecoder.cli.common import JsonOpt, ProjectOpt, emit_json, make_app, progress_bar, table
+
+if TYPE_CHECKING:
+    from casecoder.store import Store
 
 CodebookOpt = Annotated[
     Path | None,
@@ -143,21 +146,33 @@ def import_codings_command(
     Example: casecoder import codings coded.csv --pass zhang --codebook codebooks/governance.yaml
     """
     from casecoder.importing import import_codings
-    from casecoder.queries import did_you_mean, known_codes
+    from casecoder.queries import known_codes
     from casecoder.store import open_store
 
     cb = _codebook(codebook)
     with open_store(project) as store:
-        # without a codebook, codes the project has never seen may be typos: say so
         known = known_codes(store, besides=pass_name)
         n = import_codings(store, file, pass_name, coder=coder, codebook=cb)
-        new = sorted({r[0] for r in store.db.execute(
-            "SELECT DISTINCT code FROM codings WHERE pass = ?", (pass_name,))} - known
-            if cb is None and known else [])
+        new = _new_codes(store, pass_name, known) if cb is None else []
     if as_json:
         emit_json({"pass": pass_name, "codings": n, "file": str(file), "new_codes": new})
         return
     typer.echo(f"pass {pass_name}: imported {n} codings from {file}")
+    _note_new_codes(new, known)
+
+
+def _new_codes(store: Store, pass_name: str, known: set[str]) -> list[str]:
+    """The codes of ``pass_name`` outside ``known`` (none when the project knew no code:
+    then there is nothing to compare with)."""
+    used = {r[0] for r in store.db.execute(
+        "SELECT DISTINCT code FROM codings WHERE pass = ?", (pass_name,))}
+    return sorted(used - known) if known else []
+
+
+def _note_new_codes(new: list[str], known: set[str]) -> None:
+    """Without a codebook, codes the project has never seen may be typos: say so."""
+    from casecoder.queries import did_you_mean
+
     for code in new:
         typer.echo(f"note: code {code} is new to the project{did_you_mean(code, known)}; "
                    "pass --codebook to refuse codes outside a codebook", err=True)
@@ -246,15 +261,19 @@ def review_import(
 
     Example: casecoder review import review.xlsx --pass suggest --out-pass reviewed
     """
+    from casecoder.queries import known_codes
     from casecoder.review import import_review
     from casecoder.store import open_store
 
     cb = _codebook(codebook)
     with open_store(project) as store:
+        known = known_codes(store, besides=out_pass)
         res = import_review(store, file, pass_name, out_pass, codebook=cb)
+        new = _new_codes(store, out_pass, known) if cb is None else []
     if as_json:
-        emit_json(res)
+        emit_json({**res, "new_codes": new})
         return
     typer.echo(f"pass {res['pass']}: {res['codings']} codings ({res['accepted']} accepted, "
                f"{res['recoded']} recoded, {res['rejected']} rejected, {res['skipped']} "
                f"skipped, {res['undecided']} undecided)")
+    _note_new_codes(new, known)
