@@ -31,12 +31,16 @@ class IngestReport:
     added: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    # updated sources whose new version came from another file than the one before:
+    # (name, earlier path, new path); files given by path are named by their base name
+    moved: list[tuple[str, str, str]] = field(default_factory=list)
     segments: int = 0
     chars: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {"added": self.added, "updated": self.updated, "unchanged": self.unchanged,
-                "segments": self.segments, "chars": self.chars}
+                "moved": [list(m) for m in self.moved], "segments": self.segments,
+                "chars": self.chars}
 
 
 def collect(paths: Iterable[str | Path]) -> list[tuple[Path, str]]:
@@ -130,6 +134,8 @@ def ingest(
             report.segments += len(segs)
             report.chars += len(src.text)
             (report.updated if prev is not None else report.added).append(name)
+            if prev is not None and Path(prev["path"]).resolve() != path.resolve():
+                report.moved.append((name, prev["path"], str(path)))
         store.end_run(run_id)
     return report
 

@@ -301,7 +301,8 @@ class Store:
     # -- sources --------------------------------------------------------------
     def find_current(self, name: str) -> sqlite3.Row | None:
         return self.db.execute(
-            "SELECT id, sha256, version FROM sources WHERE name = ? AND current = 1", (name,)
+            "SELECT id, sha256, version, path FROM sources WHERE name = ? AND current = 1",
+            (name,)
         ).fetchone()
 
     def add_source(self, src: Source, path: str, run_id: int | None) -> int:

@@ -380,3 +380,18 @@ def test_a_store_of_an_older_schema_is_migrated_in_place(tmp_path):
         columns = {r[1] for r in store.db.execute("PRAGMA table_info(metrics)")}
         assert {"qualifier", "before_qualifier"} <= columns
         assert [s.name for s in store.sources()] == [case.name]
+
+
+def test_a_same_named_file_from_another_folder_is_noted(tmp_path, project, runner):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "in" / "g.txt").write_text("问：你好\n答：我们建了调解室。\n", encoding="utf-8")
+    (tmp_path / "other" / "g.txt").write_text("问：好\n答：有平台。\n", encoding="utf-8")
+    assert invoke(runner, "ingest", tmp_path / "in" / "g.txt", "--project", project
+                  ).exit_code == 0
+    r = invoke(runner, "ingest", tmp_path / "other" / "g.txt", "--project", project, "--json")
+    assert r.exit_code == 0
+    moved = json.loads(r.stdout)["moved"]
+    assert moved == [["g.txt", str(tmp_path / "in" / "g.txt"), str(tmp_path / "other" / "g.txt")]]
+    r = invoke(runner, "ingest", tmp_path / "in" / "g.txt", "--project", project)
+    assert "note: g.txt is now read from" in r.stderr

@@ -93,6 +93,10 @@ def ingest(
         f"added {len(report.added)}, updated {len(report.updated)}, "
         f"unchanged {len(report.unchanged)}; {report.segments} segments"
     )
+    for name, before, now in report.moved:
+        typer.echo(f"note: {name} is now read from {now} (was {before}); the earlier text is "
+                   "kept as a superseded version. Ingest the folder to keep both files apart.",
+                   err=True)
 
 
 @app.command()
