@@ -718,13 +718,17 @@ def _link_items(ctx: Context, case_id: str | None) -> list[list[Inline]]:
     items = []
     for key in sorted(grouped, key=lambda k: (-support(k), -len(grouped[k]), k))[:10]:
         evs = grouped[key]
-        sign = "−" if all(e.polarity < 0 for e in evs) else "+"
+        pos = [e for e in evs if e.polarity > 0]
+        neg = [e for e in evs if e.polarity < 0]
+        # one sign when the evidence agrees; both, counted, when it does not
+        sign = "+" if not neg else "−" if not pos else f"+{len(pos)}/−{len(neg)}"
+        shown = evs[:2] if not (pos and neg) else [pos[0], neg[0]]
         k = support(key)
         s = (f"{ctx.label(key[0])} → {ctx.label(key[1])}（{sign}；跨案例{k}个案例支持，"
              f"{len(evs)}处引证）。" if ctx.lang == "zh" else
              f"{ctx.label(key[0])} → {ctx.label(key[1])} ({sign}; supported by {k} cases, "
              f"{len(evs)} citations). ")
-        items.append([s, *[ctx.cite(e) for e in evs[:2]]])
+        items.append([s, *[ctx.cite(e) for e in shown]])
     return items
 
 

@@ -89,7 +89,9 @@ def lesson_spans(text: str) -> list[tuple[int, int]]:
 
     Those sections hold problems, lessons and the studies' recommendations; a practice
     named there is advice, not something the case did, so mechanism codings inside them
-    do not make the mechanism present in the case (problem and context codings count).
+    do not make the mechanism present in the case (problem and context codings count),
+    and a causal link stated there (often of a copy that failed elsewhere) is not one of
+    the case's links.
     """
     heads = [(m.start(), m.group(1)) for m in _HEADING.finditer(text)]
     out = []
@@ -125,6 +127,8 @@ def load(store: Store, pass_name: str, codebook: Codebook) -> GraphData:
             data.code_evidence.setdefault((case, code), []).append(ev)
     for lk in stored_links(store, pass_name):
         src = srcs[lk.source_id]
+        if any(a <= lk.start_char < b for a, b in lessons.get(lk.source_id, ())):
+            continue  # a lesson tells of other places (a copy elsewhere), not of this case
         data.links.append((lk, Evidence(lk.case_id, src.name, lk.start_char, lk.end_char,
                                         src.text[lk.start_char:lk.end_char], lk.connective,
                                         lk.polarity, lk.evidence_type)))

@@ -249,3 +249,19 @@ def test_adapt_cli_and_profile_errors(analysed, runner, tmp_path):
     prof.write_text("region: [x\n", encoding="utf-8")
     r = invoke(runner, "adapt", "--project", project, "--codebook", MINI, "--target", prof)
     assert r.exit_code == 1 and "[CC404]" in r.output
+
+
+def test_links_stated_in_a_lessons_section_are_not_the_cases_links(tmp_path, project):
+    lesson = CASE_A.replace("## 主要做法\n", "## 主要做法\n群众积极参与调解。\n## 问题与教训\n", 1)
+    (tmp_path / "a.md").write_text(lesson, encoding="utf-8")
+    with Store(project) as store:
+        ingest(store, [tmp_path / "a.md"])
+        cb = load_codebook(MINI)
+        code(store, cb)
+        a = analyse(store, "rules", cb)
+        text = store.sources()[0].text
+        stored = stored_links(store, "rules")
+    start = text.index("## 问题与教训")
+    assert any(lk.start_char > start for lk in stored)  # the links are found and stored
+    assert all(lk.start_char < start for lk, _ev in a.data.links)
+    assert len(a.data.links) < len(stored)
