@@ -810,22 +810,28 @@ def _risk_items(ctx: Context, case_id: str | None, elements: set[str]) -> list[l
     for r in a.records:
         if r.success:
             continue
-        shared = sorted(elements & set(r.elements)) if case_id is not None else sorted(r.elements)
-        if case_id is not None and not shared and r.id != case_id:
-            continue
+        own = r.id == case_id  # a failed or partial case states its own result
+        if case_id is None:
+            shared = sorted(r.elements)
+        else:
+            shared = [] if own else sorted(elements & set(r.elements))
+            if not shared and not own:
+                continue
         case = a.data.cases[r.id]
         probs = sorted(e for e in a.data.elements.get(r.id, set()) if e.startswith("prob."))
         cites = [first_cite(ctx, r.id, p) for p in probs[:2]]
         cites.append(front_matter_cite(ctx, r.id, "result"))
         result = case.outcome.get("result", "unknown")
         if zh:
-            s = (f"{case.title}（{r.id}，结果：{ctx.v(result)}）"
+            s = ((f"本案例（{r.id}）结果：{ctx.v(result)}" if own
+                  else f"{case.title}（{r.id}，结果：{ctx.v(result)}）")
                  + (f"，与本案例共有要素：{'、'.join(ctx.label(e) for e in shared[:4])}"
                     if case_id is not None and shared else "")
                  + (f"；编码到的问题：{'、'.join(ctx.label(p) for p in probs)}" if probs else "")
                  + "。")
         else:
-            s = (f"{case.title} ({r.id}, result: {result})"
+            s = ((f"This case ({r.id}), result: {result}" if own
+                  else f"{case.title} ({r.id}, result: {result})")
                  + (f", sharing {', '.join(shared[:4])}" if case_id is not None and shared
                     else "")
                  + (f"; problems coded: {', '.join(probs)}" if probs else "") + ". ")
