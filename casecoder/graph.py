@@ -241,7 +241,9 @@ def _structure_edges(g: Any, cb: Codebook, present: list[str]) -> None:
         layer = node_layer(cb, code)
         if layer == "practice":
             parent = frame_id(code)
-            if parent != code:
+            if parent != code and not g.has_edge(code, parent):
+                # a causal claim from the practice to its mechanism keeps its edge (a
+                # simple graph holds one edge per pair: "realises" would overwrite it)
                 _add_node(g, cb, parent)
                 g.add_edge(code, parent, kind="realises", evidence_type="coding")
         if layer == "mechanism" and code in cb.codes:

@@ -265,3 +265,20 @@ def test_links_stated_in_a_lessons_section_are_not_the_cases_links(tmp_path, pro
     assert any(lk.start_char > start for lk in stored)  # the links are found and stored
     assert all(lk.start_char < start for lk, _ev in a.data.links)
     assert len(a.data.links) < len(stored)
+
+
+def test_a_causal_claim_from_a_practice_to_its_mechanism_keeps_its_edge():
+    from casecoder.graph import Evidence, GraphData, cross_case_graph
+    from casecoder.models import Case, Link
+
+    cb = load_codebook(MINI)
+    practice = next(c for c in sorted(cb.codes) if c.count(".") == 2)
+    parent = practice.rsplit(".", 1)[0]
+    data = GraphData(codebook=cb, cases={"A1": Case(
+        id="A1", title="甲", attributes={"region": "长三角", "setting": "rural"},
+        conditions={}, outcome={"result": "success"}, transfers=[])})
+    data.elements["A1"] = {practice, parent}
+    data.links.append((Link(1, practice, parent, 1, 0, 9, "推动", "connective", "A1"),
+                       Evidence("A1", "a.md", 0, 9, "……", "推动")))
+    for g in (case_graph(data, "A1"), cross_case_graph(data)[0]):
+        assert g.edges[practice, parent]["kind"] == "causal"
