@@ -428,6 +428,19 @@ def link_rows(data: GraphData) -> list[dict[str, Any]]:
             for lk, ev in data.links]
 
 
+def evidence_of_case(multi: Any, case_id: str) -> Any:
+    """The evidence multigraph restricted to the links of one case."""
+    import networkx as nx
+
+    out = nx.MultiDiGraph(**multi.graph, case=case_id)
+    for u, v, k, d in multi.edges(keys=True, data=True):
+        if d.get("case") == case_id:
+            for n in (u, v):
+                out.add_node(n, **multi.nodes[n])
+            out.add_edge(u, v, key=k, **d)
+    return out
+
+
 def render_text(g: Any, limit: int = 40) -> str:
     """A terminal view: nodes by layer, then the strongest edges."""
     out = []
@@ -447,6 +460,9 @@ def render_text(g: Any, limit: int = 40) -> str:
         out.append("[causal links]")
         for u, v, d in edges[:limit]:
             out.append(f"  {u} --{_edge_label(d)}--> {v}  citations={d.get('citations', 0)}")
+        if len(edges) > limit:
+            out.append(f"  … {len(edges) - limit} more of {len(edges)} causal links (the "
+                       "strongest shown; `casecoder graph export` writes them all)")
     return "\n".join(out) + "\n"
 
 

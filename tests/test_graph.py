@@ -282,3 +282,18 @@ def test_a_causal_claim_from_a_practice_to_its_mechanism_keeps_its_edge():
                        Evidence("A1", "a.md", 0, 9, "……", "推动")))
     for g in (case_graph(data, "A1"), cross_case_graph(data)[0]):
         assert g.edges[practice, parent]["kind"] == "causal"
+
+
+def test_evidence_export_of_one_case_and_unknown_case(analysed, runner, tmp_path):
+    project, a, _links, _texts = analysed
+    out = tmp_path / "e.graphml"
+    r = invoke(runner, "graph", "export", "--project", project, "--codebook", MINI,
+               "--format", "evidence-graphml", "--case", "B1", "--out", out)
+    assert r.exit_code == 0, r.output
+    g = nx.read_graphml(out)
+    assert g.number_of_edges() == sum(lk.case_id == "B1" for lk, _ev in a.data.links) > 0
+    assert {d["case"] for *_e, d in g.edges(data=True)} == {"B1"}
+    r = invoke(runner, "graph", "export", "--project", project, "--codebook", MINI,
+               "--format", "evidence-graphml", "--case", "Z9", "--out", tmp_path / "z.graphml")
+    assert r.exit_code == 1 and "[CC502]" in r.output
+    assert not (tmp_path / "z.graphml").exists()

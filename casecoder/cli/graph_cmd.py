@@ -138,6 +138,8 @@ def write_graph(a: Any, fmt: str, out: Path, case: str | None = None) -> None:
     from casecoder.fileio import write_text
     from casecoder.pictures import draw_graph
 
+    if case:
+        _case(a, case)  # an unknown case is refused whatever the format
     if fmt == "links-csv":
         rows = G.link_rows(a.data)
         if case:
@@ -145,7 +147,8 @@ def write_graph(a: Any, fmt: str, out: Path, case: str | None = None) -> None:
         records.write(out, rows, "csv", G.LINK_COLUMNS, "links")
         return
     if fmt == "evidence-graphml":
-        write_text(out, G.to_graphml(a.evidence))
+        write_text(out, G.to_graphml(G.evidence_of_case(a.evidence, case) if case
+                                     else a.evidence))
         return
     g = G.case_graph(a.data, _case(a, case)) if case else a.cross
     if fmt in ("svg", "png"):
