@@ -1086,7 +1086,9 @@ def neutral_title(ctx: Context, case_id: str) -> str:
     practices = most_evidence([e for e in elements if node_layer(cb, e) == "practice"])
     mechs = most_evidence([e for e in elements if node_layer(cb, e) == "mechanism"
                            and e.startswith("mech.")])
-    shown = [ctx.short_label(e) for e in (practices or mechs)[:2]]
+    # a failed or partial case is not named after practices it may never have run
+    success = case.outcome.get("result") == "success"
+    shown = [ctx.short_label(e) for e in (practices or mechs)[:2]] if success else []
     if ctx.lang == "zh":
         if setting == "industry" and industry != "unknown":
             where = _place(case) + f"{industry}行业"
@@ -1159,7 +1161,7 @@ def _decision_point(ctx: Context, case_id: str) -> list[Inline]:
         if cond is None:
             return [who + "如果你所在地方的场景与情境条件与本案例不同，" + ask]
         state = case.conditions.get(cond, "unknown")
-        label = _cond_label(ctx, cond)
+        label = ctx.short_label(cond)  # students read labels, not code ids
         if state == "unknown":
             return [who + f"本案例材料没有说明“{label}”的状况。如果你所在地方缺乏这一条件，" + ask]
         fact = f"本案例中“{label}”的状况为“{ctx.t(state)}”。"
@@ -1173,10 +1175,11 @@ def _decision_point(ctx: Context, case_id: str) -> list[Inline]:
     if cond is None:
         return [f"{site} whose setting and conditions differ from this case. {ask}"]
     state = case.conditions.get(cond, "unknown")
+    label = ctx.short_label(cond)
     if state == "unknown":
-        return [f"{site} considering these practices. The case does not record its {cond}. "
+        return [f"{site} considering these practices. The case does not record its {label}. "
                 f"If your site lacks it: {ask}"]
-    return [f"{site} considering these practices. In this case {cond} is {state}. ",
+    return [f"{site} considering these practices. In this case {label} is {state}. ",
             *_cites(front_matter_cite(ctx, case_id, cond)),
             f"If your site {'also lacks' if state == 'absent' else 'lacks'} it: {ask}"]
 
@@ -1205,10 +1208,21 @@ def teaching_note(ctx: Context, case_id: str, diagram_png: bytes | None) -> Docu
           "replicable mechanism from the local practice, the conditions it needs, and how to "
           "adapt it elsewhere.")
     doc.h(1, t("questions"))
-    qs = [[f"本案例中“{ctx.label(m)}”是通过哪些具体做法实现的？它解决了什么问题？"
-           if ctx.lang == "zh" else
-           f"Through which practices does {ctx.label(m)} work here, and on what problem?"]
-          for m in mechs[:3]]
+    success = case.outcome.get("result") == "success"
+
+    def question(m: str) -> str:
+        # how a mechanism was carried out is asked only where the case shows how (its
+        # practices coded, and it worked); elsewhere, what stood in its way
+        done = success and any(e.startswith(m + ".") for e in elements)
+        if ctx.lang == "zh":
+            return (f"本案例中“{ctx.label(m)}”是通过哪些具体做法实现的？它解决了什么问题？"
+                    if done else f"本案例中“{ctx.label(m)}”为什么没有（或没有完全）落地？"
+                    "缺少哪些条件或做法？")
+        return (f"Through which practices does {ctx.label(m)} work here, and on what problem?"
+                if done else f"Why did {ctx.label(m)} not take hold here (or only in part)? "
+                "What conditions or practices were missing?")
+
+    qs = [[question(m)] for m in mechs[:3]]
     qs.append(["如果目标地缺乏本案例的某项情境条件，哪些做法需要改造？" if ctx.lang == "zh" else
                "If a target site lacks one of this case's conditions, what must change?"])
     qs.append(["对照失败与迁移案例，照搬本案例会遇到什么风险？" if ctx.lang == "zh" else

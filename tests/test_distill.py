@@ -430,6 +430,12 @@ def test_teaching_case_bodies_are_neutral_with_a_relevant_decision_point(outputs
         md = path.read_text(encoding="utf-8")
         title = md.splitlines()[0]
         assert case.title not in title
+        text = md.split("## 来源与引文", 1)[0]  # the quotes below may show front matter
+        assert not re.search(r"\b(?:mech|ctx|prob|out)\.[a-z_]+", text), case_id  # no ids
+        if case.outcome.get("result") != "success":  # not named after what it may not have run
+            assert title.endswith("治理实践"), (case_id, title)
+            note = (out / "teaching" / case_id / "note.md").read_text(encoding="utf-8")
+            assert "是通过哪些具体做法实现的" not in note, case_id
         for f in case.outcome.get("figures") or []:
             for n in figure.findall(str(f)):
                 assert n not in title, (case_id, title)
@@ -441,8 +447,8 @@ def test_teaching_case_bodies_are_neutral_with_a_relevant_decision_point(outputs
         known = [c for c in CONTEXT_IDS if case.conditions.get(c, "unknown") != "unknown"]
         if cond is None or case.conditions.get(cond, "unknown") == "unknown":
             assert not known, (case_id, cond)
-        if cond is not None:
-            assert f"（{cond}）" in decision
+        if cond is not None:  # named by its label: students read no code ids
+            assert f"“{ctx.short_label(cond)}”" in decision and cond not in decision
         at_stake = [p.condition for e in case_elements(ctx, case_id)
                     for p in flags[e].preconditions
                     if p.status in BLOCKING and case.conditions.get(p.condition) == "absent"]
