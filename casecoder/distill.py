@@ -127,6 +127,10 @@ class Context:
     metrics: list[dict[str, Any]]
     lang: str
     pass_name: str
+    # stored metric records left out of ``metrics``: in a lessons section (they tell of
+    # other places), and restatements of a figure already kept
+    metrics_in_lessons: int = 0
+    metrics_restated: int = 0
     sweep: dict[str, Any] | None = field(default=None, repr=False)  # computed on first use
 
     def t(self, key: str) -> str:
@@ -172,9 +176,11 @@ def make_context(store: Any, analysis: Analysis, pass_name: str, lang: str = "zh
     metrics: list[dict[str, Any]] = []
     kept: dict[Any, list[tuple[tuple[Any, ...], str]]] = defaultdict(list)
     used: set[tuple[str, int, int]] = set()
+    in_lessons = restated = 0
     for m in metric_records(store, pass_name):
         # figures in a case file's lessons section describe other places (see graph.py)
         if any(a <= m["start_char"] < b for a, b in lessons.get(m["source"], ())):
+            in_lessons += 1
             continue
         m = _describe_metric(m, sources[m["source"]], analysis, used)
         values = (m["before"], m["after"], m["change"], m["unit"], m["direction"],
@@ -182,11 +188,13 @@ def make_context(store: Any, analysis: Analysis, pass_name: str, lang: str = "zh
         ind = m["indicator"].replace("的", "")
         # the same figure restated (in an interview of the same case, or a summary sentence)
         if any(v == values and _alike(i, ind) for v, i in kept[m["case"]]):
+            restated += 1
             continue
         kept[m["case"]].append((values, ind))
         metrics.append(m)
     return Context(analysis=analysis, sources=sources, case_sources=dict(by_case),
-                   metrics=metrics, lang=lang, pass_name=pass_name)
+                   metrics=metrics, lang=lang, pass_name=pass_name,
+                   metrics_in_lessons=in_lessons, metrics_restated=restated)
 
 
 # -- metrics: what a figure is, and which to report ---------------------------------------
@@ -661,12 +669,19 @@ def cross_case_summary(ctx: Context) -> Document:
                t("direction"), t("evidence")], mrows)
     n_results = sum(not m["background"] for m in ctx.metrics)
     n_context = len(ctx.metrics) - n_results
-    doc.p(f"共提取{n_results}条量化成效记录，来自{len(mrows)}个案例；每个案例列出排序最前的一条"
-          f"（有前后对比或变化方向的优先）。另有{n_context}条背景或情境数据（如人口、规模），"
+    total = len(ctx.metrics) + ctx.metrics_in_lessons + ctx.metrics_restated
+    doc.p(f"本编码轮次共提取{total}条量化记录（`casecoder export metrics`）："
+          f"{ctx.metrics_in_lessons}条位于案例的“问题与教训”部分（讲述其他地方），{ctx.metrics_restated}条复述同一案例中已有的数字，"
+          f"均不计入；其余{n_results}条为成效记录，来自{len(mrows)}个案例，每个案例列出排序最前的"
+          f"一条（有前后对比或变化方向的优先）；另有{n_context}条背景或情境数据（如人口、规模），"
           f"不计入成效。" if zh else
-          f"{n_results} quantified results were extracted from {len(mrows)} cases; the first "
-          f"of each by rank is listed (changes before plain levels). {n_context} background "
-          f"or context figures (population, scale) are not counted as results.")
+          f"The pass extracted {total} quantified records (`casecoder export metrics`): "
+          f"{ctx.metrics_in_lessons} stand in "
+          f"a case's lessons section (they tell of other places) and {ctx.metrics_restated} "
+          f"restate a figure of the same case; neither is counted. Of the rest, {n_results} are "
+          f"results from {len(mrows)} cases (the first of each by rank is listed, changes "
+          f"before plain levels) and {n_context} are background or context figures "
+          f"(population, scale), not counted as results.")
 
     doc.h(1, t("conditions"))
     _ul_or_note(ctx, doc, _precondition_items(ctx, [f.element for f in cores + conditional]),

@@ -306,6 +306,20 @@ def test_key_messages_and_result_tables_report_results_not_background(outputs, c
     assert with_background  # baselines and context figures exist and were kept out
 
 
+def test_the_count_of_figures_accounts_for_every_stored_record(outputs, computed):
+    out, _ = outputs
+    _a, ctx = computed
+    with Store(out / "project") as store:
+        stored = store.count("metrics")
+    cross = (out / "summaries" / "cross-case.md").read_text(encoding="utf-8")
+    m = re.search(r"共提取(\d+)条量化记录.*?(\d+)条位于.*?(\d+)条复述.*?其余(\d+)条为成效记录.*?"
+                  r"另有(\d+)条背景", cross)
+    assert m is not None
+    total, lessons, restated, results, background = map(int, m.groups())
+    assert total == stored == lessons + restated + results + background
+    assert results + background == len(ctx.metrics)
+
+
 def test_figures_keep_their_bounds(outputs, computed):
     from casecoder.distill import _BOUNDS, metric_phrase, result_metrics
 
