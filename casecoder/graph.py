@@ -81,6 +81,10 @@ def node_layer(codebook: Codebook, code: str) -> str:
 
 
 LESSON_SECTIONS = ("问题与教训",)
+# a sentence giving advice or a warning (研究建议…, 应该…, 研究提醒…) names what should be
+# done, not what the case did: like a lessons section, its mechanism codings do not make
+# the mechanism present (提建议, giving suggestions, is something done: not advice)
+ADVICE = re.compile(r"(?<!提)建议|应该|应当|提醒")
 _HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t]*$", re.M)
 
 
@@ -115,8 +119,9 @@ def load(store: Store, pass_name: str, codebook: Codebook) -> GraphData:
         src = srcs.get(c.source_id)
         if src is None or src.case_id is None:
             continue
-        if c.code.startswith("mech.") and any(a <= c.start_char < b
-                                              for a, b in lessons.get(c.source_id, ())):
+        if c.code.startswith("mech.") and (
+                any(a <= c.start_char < b for a, b in lessons.get(c.source_id, ()))
+                or ADVICE.search(src.text, c.start_char, c.end_char)):
             continue
         case = src.case_id
         codes = {c.code, frame_id(c.code)}

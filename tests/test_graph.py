@@ -297,3 +297,21 @@ def test_evidence_export_of_one_case_and_unknown_case(analysed, runner, tmp_path
                "--format", "evidence-graphml", "--case", "Z9", "--out", tmp_path / "z.graphml")
     assert r.exit_code == 1 and "[CC502]" in r.output
     assert not (tmp_path / "z.graphml").exists()
+
+
+def test_advice_does_not_make_a_mechanism_present(tmp_path, project):
+    advice = CASE_B.replace("通过短信推送带动志愿者参与调解。",
+                            "研究建议通过短信推送带动志愿者参与调解。")
+    (tmp_path / "b.md").write_text(advice, encoding="utf-8")
+    (tmp_path / "c.md").write_text(CASE_B.replace("id: B1", "id: C1"), encoding="utf-8")
+    with Store(project) as store:
+        ingest(store, [tmp_path / "b.md", tmp_path / "c.md"])
+        cb = load_codebook(MINI)
+        code(store, cb)
+        coded = {(s.case_id, c.code) for c in store.codings("rules")
+                 for s in store.sources() if s.id == c.source_id}
+        a = analyse(store, "rules", cb)
+    # the same mechanisms are coded in both texts, and present in the plain one only
+    assert {m for case, m in coded if case == "B1"} == {m for case, m in coded if case == "C1"}
+    assert any(e.startswith("mech.") for e in a.data.elements["C1"])
+    assert not any(e.startswith("mech.") for e in a.data.elements["B1"])
