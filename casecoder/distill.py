@@ -1226,9 +1226,9 @@ def teaching_note(ctx: Context, case_id: str, diagram_png: bytes | None) -> Docu
     success = case.outcome.get("result") == "success"
 
     def question(m: str) -> str:
-        # how a mechanism was carried out is asked only where the case shows how (its
-        # practices coded, and it worked); elsewhere, what stood in its way
-        done = success and any(e.startswith(m + ".") for e in elements)
+        # how a mechanism was carried out is asked of a case where it worked; of a failed
+        # or partial case, what stood in its way
+        done = success
         if ctx.lang == "zh":
             return (f"本案例中“{ctx.label(m)}”是通过哪些具体做法实现的？它解决了什么问题？"
                     if done else f"本案例中“{ctx.label(m)}”为什么没有（或没有完全）落地？"

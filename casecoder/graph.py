@@ -81,11 +81,11 @@ def node_layer(codebook: Codebook, code: str) -> str:
 
 
 LESSON_SECTIONS = ("问题与教训",)
-# a sentence giving advice or a warning (研究建议…, 应该…, 研究还提醒…) names what should
-# be done, not what the case did: like a lessons section, its mechanism codings do not
-# make the mechanism present (提建议, giving suggestions, and 上门提醒, reminding people,
-# are things done: not advice)
-ADVICE = re.compile(r"(?<!提)建议|应该|应当|研究[^。！？]{0,16}提醒")
+# a sentence giving advice or a warning (研究建议…, 应该…, 也要…, 研究还提醒/主张…)
+# names what should be done, not what the case did: like a lessons section, its
+# mechanism codings do not make the mechanism present (提建议, giving suggestions, and
+# 上门提醒, reminding people, are things done: not advice)
+ADVICE = re.compile(r"(?<!提)建议|应该|应当|也要(?!求)|研究[^。！？]{0,16}(?:提醒|主张)")
 _HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t]*$", re.M)
 
 

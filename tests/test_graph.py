@@ -315,3 +315,19 @@ def test_advice_does_not_make_a_mechanism_present(tmp_path, project):
     assert {m for case, m in coded if case == "B1"} == {m for case, m in coded if case == "C1"}
     assert any(e.startswith("mech.") for e in a.data.elements["C1"])
     assert not any(e.startswith("mech.") for e in a.data.elements["B1"])
+
+
+@pytest.mark.parametrize("sentence, advice", [
+    ("研究建议通过协会吸收退休干部参与调解。", True),
+    ("应该把一部分考评的权利交给群众。", True),
+    ("村干部也要提升用微信收集需求的能力。", True),
+    ("研究在论述需求识别时也主张按行业分类梳理需求。", True),
+    ("研究还提醒，条线部门把资源前置可能管得太宽。", True),
+    ("居民提建议也更有依据。", False),  # giving suggestions is something done
+    ("网格员上门提醒老人防范诈骗。", False),  # so is reminding people
+    ("街道也要求各社区建立需求台账。", False),
+])
+def test_what_counts_as_a_sentence_of_advice(sentence, advice):
+    from casecoder.graph import ADVICE
+
+    assert bool(ADVICE.search(sentence)) is advice
