@@ -864,6 +864,7 @@ def _implementation_items(ctx: Context, elements: list[str]) -> list[list[Inline
     from casecoder.flags import Target, adapt
 
     a = ctx.analysis
+    flags = _flags(ctx)
     items = []
     for cond in CONTEXT_IDS:
         target = Target(conditions={c: ("absent" if c == cond else "present")
@@ -872,6 +873,16 @@ def _implementation_items(ctx: Context, elements: list[str]) -> list[list[Inline
             if adv.element not in elements or adv.action not in (
                     "adapt", "build the precondition first"):
                 continue
+            # how much the corpus says about the condition for this element
+            pre = next((p for p in flags[adv.element].preconditions if p.condition == cond),
+                       None) if adv.element in flags else None
+            basis = "" if pre is None else (
+                f"；该条件：已知状况的{pre.necessity_n}个成功案例中{pre.necessity_k}个具备，"
+                f"缺乏它的{pre.without_c_total}个案例中{pre.without_c_success}个成功"
+                if ctx.lang == "zh" else
+                f"; {pre.necessity_k} of {pre.necessity_n} successful cases with a known "
+                f"state had it, {pre.without_c_success} of {pre.without_c_total} lacking it "
+                f"succeeded")
             cites = [first_cite(ctx, c, s) for c in adv.cite_cases for s in adv.substitutes
                      if first_cite(ctx, c, s)][:2]
             cites += [front_matter_cite(ctx, c, cond) for c in adv.cite_cases[:2]]
@@ -879,13 +890,13 @@ def _implementation_items(ctx: Context, elements: list[str]) -> list[list[Inline
                 s = (f"目标地缺乏“{_cond_label(ctx, cond)}”时，{ctx.label(adv.element)}："
                      f"{_action_zh(adv.action)}"
                      + (f"（可采用{'、'.join(ctx.label(x) for x in adv.substitutes)}；"
-                        f"依据：{'、'.join(adv.cite_cases)}）" if adv.substitutes else
-                        f"（依据：{'、'.join(adv.cite_cases)}）") + "。")
+                        f"依据：{'、'.join(adv.cite_cases)}{basis}）" if adv.substitutes else
+                        f"（依据：{'、'.join(adv.cite_cases)}{basis}）") + "。")
             else:
                 s = (f"Where {cond} is absent, {ctx.label(adv.element)}: {adv.action}"
                      + (f" (use {', '.join(adv.substitutes)}; evidence: "
-                        f"{', '.join(adv.cite_cases)})" if adv.substitutes else
-                        f" (evidence: {', '.join(adv.cite_cases)})") + ". ")
+                        f"{', '.join(adv.cite_cases)}{basis})" if adv.substitutes else
+                        f" (evidence: {', '.join(adv.cite_cases)}{basis})") + ". ")
             items.append([s, *_cites(*cites)])
     return items
 

@@ -488,3 +488,13 @@ def test_chinese_documents_use_no_english_enum_values(outputs):
         text = re.sub(r"[（(](?:mech|ctx|out|prob)[a-z_.]*[）)]", "", text)  # code ids
         words = set(re.findall(r"[A-Za-z_]+", text))
         assert not words & ENUMS, (p.name, sorted(words & ENUMS))
+
+
+def test_adaptation_advice_states_how_much_the_corpus_says(outputs):
+    out, _ = outputs
+    advice = [line for md in _summaries(out).values() for line in md.splitlines()
+              if line.startswith("- 目标地缺乏")]
+    assert advice
+    basis = re.compile(r"该条件：已知状况的\d+个成功案例中\d+个具备，缺乏它的\d+个案例中\d+个成功")
+    for line in advice:
+        assert basis.search(line), line
