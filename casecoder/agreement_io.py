@@ -190,6 +190,11 @@ def pass_agreement(
     check_level(level)
     if codes:
         require_codes(store, codes)
+        sub = [c for c in codes if level == "frame" and frame_id(c) != c]
+        if sub:  # rolled up to frame ids, a sub-code would never be found: say so
+            raise CasecoderError("CC008", option="--code", value=sub[0],
+                                 expected=f"a frame id at --level frame ({frame_id(sub[0])}),"
+                                          " or --level code to compare sub-codes")
     compared = compared_sources(store, pass_a, pass_b, sources)
     if not compared.shared:
         raise CasecoderError("CC701", a=pass_a, b=pass_b)

@@ -298,7 +298,11 @@ def quotes(store: Store, code: str, where: Iterable[str] = (), pass_name: str | 
 
 
 def kwic(store: Store, term: str, width: int = 20, regex: bool = False) -> list[dict[str, Any]]:
-    """Every occurrence of ``term`` in the current sources with ``width`` characters around."""
+    """Every occurrence of ``term`` in the current sources with ``width`` characters around
+    (the left context stops where the text after the front matter begins)."""
+    if width < 0:
+        raise CasecoderError("CC008", option="--width", value=width,
+                             expected="a whole number of at least 0")
     try:
         pattern = re.compile(term if regex else re.escape(term))
     except re.error as exc:
@@ -311,7 +315,8 @@ def kwic(store: Store, term: str, width: int = 20, regex: bool = False) -> list[
             if m.end() == m.start():
                 continue
             out.append({"source": src.name, "case": src.case_id, "start_char": m.start(),
-                        "end_char": m.end(), "left": t[max(0, m.start() - width):m.start()],
+                        "end_char": m.end(),
+                        "left": t[max(src.body_start, m.start() - width):m.start()],
                         "match": m.group(), "right": t[m.end():m.end() + width]})
     if not out:
         raise CasecoderError("CC203", term=term)

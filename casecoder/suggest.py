@@ -321,6 +321,9 @@ def training_data(store: Store, pass_name: str, group_by: str = "case",
 def trainable_codes(data: TrainingData, min_positives: int = MIN_POSITIVES,
                     ) -> tuple[list[str], dict[str, str]]:
     """Codes with at least ``min_positives`` positive units, and the others with a reason."""
+    if min_positives < 1:
+        raise CasecoderError("CC008", option="--min-positives", value=min_positives,
+                             expected="a whole number of at least 1")
     keep, skipped = [], {}
     n = len(data.units)
     for code, count in data.positives.items():
@@ -405,6 +408,9 @@ def cross_validate(store: Store, pass_name: str, folds: int = 5, seed: int = 0,
     from sklearn.metrics import cohen_kappa_score, precision_recall_fscore_support
 
     _check_threshold(threshold, "--threshold")
+    if not 0 <= seed < 2**32:
+        raise CasecoderError("CC008", option="--seed", value=seed,
+                             expected="a whole number from 0 to 4294967295")
     model = suggester or CodeSuggester()
     data = training_data(store, pass_name, group_by, level=model.level)
     keep, skipped = _require_trainable(data, min_positives)

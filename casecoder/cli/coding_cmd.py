@@ -242,7 +242,9 @@ def codes_cooccur(
 def terms(
     project: ProjectOpt = Path("."),
     codebook: CodebookOpt = DEFAULT_CODEBOOK,
-    pass_name: PassOpt = "rules",
+    pass_name: Annotated[str | None, typer.Option(
+        "--pass", help="Coding pass for candidate terms [default: rules, when there is "
+        "one]")] = None,
     top: Annotated[int, typer.Option(help="How many words to list.")] = 30,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Processes.")] = 1,
     as_json: JsonOpt = False,
@@ -260,8 +262,15 @@ def terms(
 
     if jobs < 1:
         raise CasecoderError("CC312", jobs=jobs)
+    if top < 1:
+        raise CasecoderError("CC008", option="--top", value=top,
+                             expected="a whole number of at least 1")
     cb = _load(codebook)
     with open_store(project) as store:
+        if pass_name is not None:
+            store.require_pass(pass_name)  # a pass asked for by name must exist (CC006)
+        else:  # by default the rules pass, when there is one
+            pass_name = "rules"
         has_pass = any(p["name"] == pass_name for p in store.passes())
         data = term_lists(store, cb, pass_name if has_pass else None, top=top, jobs=jobs)
     cands = data["candidates"]
