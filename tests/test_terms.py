@@ -134,8 +134,15 @@ def test_cli_terms_text_output_and_errors(coded, runner) -> None:
     r = invoke(runner, "terms", "--project", project, "--codebook", cb_path, "--top", "2")
     assert r.exit_code == 0
     assert "志愿者队伍" in r.output and "candidates for mech.participation: " in r.output
+    # a pass asked for by name must exist, as in every other command
     r = invoke(runner, "terms", "--project", project, "--codebook", cb_path, "--pass", "nope")
-    assert r.exit_code == 0 and "(no pass 'nope': run `casecoder code` for candidate terms)" \
-        in r.output
+    assert r.exit_code == 1 and "[CC006]" in r.output
+    # without --pass, a project not coded yet still gets its word frequencies
+    with Store(project) as store, store.transaction():
+        store.db.execute("DELETE FROM codings")
+        store.db.execute("DELETE FROM passes")
+    r = invoke(runner, "terms", "--project", project, "--codebook", cb_path, "--top", "2")
+    assert r.exit_code == 0
+    assert "(no pass 'rules': run `casecoder code` for candidate terms)" in r.output
     r = invoke(runner, "terms", "--project", project, "--codebook", cb_path, "--jobs", "0")
     assert r.exit_code == 1 and "[CC312]" in r.output
