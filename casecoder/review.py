@@ -134,30 +134,38 @@ def write_reviewed(store: Store, pass_name: str, out_pass: str, items: list[Revi
 
     An accepted coding is copied unchanged except for its coder (``review:<pass>``); a
     recoded one takes its new code and the rule ``review:recode from <old code>``. When
-    a recode lands on a code the unit already has among the kept codings, the duplicate
-    is dropped (counted as ``duplicates``).
+    a recode lands on a code the unit keeps (an accepted coding, or an earlier recode),
+    the recode is the duplicate dropped (counted as ``duplicates``), whatever the order.
     """
     counts: Counter = Counter()
-    rows: list[tuple] = []
+    kept: list[tuple[int, tuple]] = []
     seen: set[tuple[int, int, int, str]] = set()
     coder = f"review:{pass_name}"
-    for item in sorted(items, key=lambda i: i.id):
+
+    def kind(item: ReviewItem) -> str:
         d = decisions.get(item.key)
-        kind = d.decision if d else "undecided"
-        counts[kind] += 1
-        if kind not in ("accept", "recode"):
+        return d.decision if d else "undecided"
+
+    # accepted codings first, so that a recode landing on a code the unit keeps is the
+    # duplicate dropped, whatever the order of the rows
+    for item in sorted(items, key=lambda i: (kind(i) != "accept", i.id)):
+        k = kind(item)
+        counts[k] += 1
+        if k not in ("accept", "recode"):
             continue
         c = item.coding
-        code = d.code if kind == "recode" and d.code else c.code
-        rule = c.rule if kind == "accept" else f"review:recode from {c.code}"
+        d = decisions[item.key]
+        code = d.code if k == "recode" and d.code else c.code
+        rule = c.rule if k == "accept" else f"review:recode from {c.code}"
         key = (c.source_id, c.start_char, c.end_char, code)
         if key in seen:
             counts["duplicates"] += 1
             continue
         seen.add(key)
-        rows.append((out_pass, c.source_id, code, c.start_char, c.end_char,
-                     json.dumps([list(e) for e in c.evidence]), rule, c.confidence, coder,
-                     c.polarity, c.segment_id))
+        kept.append((item.id, (out_pass, c.source_id, code, c.start_char, c.end_char,
+                               json.dumps([list(e) for e in c.evidence]), rule, c.confidence,
+                               coder, c.polarity, c.segment_id)))
+    rows = [row for _id, row in sorted(kept, key=lambda x: x[0])]
     meta = {p["name"]: p for p in store.passes()}[pass_name]
     options = {"reviewed_pass": pass_name, "how": how, "items": len(items)}
     with store.transaction():
@@ -339,7 +347,11 @@ def parse_decision(value: Any, new_code: Any, codebook: Codebook | None, path: s
         raise CasecoderError("CC703", path=path, line=line, value=raw)
     if word != "recode":
         return Decision(word)
-    code = code or _text(new_code)
+    other = _text(new_code)
+    if code and other and other != code:  # recode:A with new_code B: which one?
+        raise CasecoderError("CC706", where=f"{path} line {line}", code=f"{code} / {other}",
+                             expected="one new code (recode:CODE and new_code disagree)")
+    code = code or other
     return Decision("recode", _check_code(code, codebook, f"{path} line {line}"))
 
 
@@ -384,6 +396,7 @@ def import_review(store: Store, path: str | Path, pass_name: str, out_pass: str 
     items = review_items(store, pass_name)
     by_key = {i.key: i for i in items}
     decisions: dict[str, Decision] = {}
+    first_line: dict[str, int] = {}
     for line, rec in rows:
         def bad(reason: str, line: int = line) -> CasecoderError:
             return CasecoderError("CC602", path=str(p), line=line, reason=reason)
@@ -400,7 +413,13 @@ def import_review(store: Store, path: str | Path, pass_name: str, out_pass: str 
         d = parse_decision(rec.get("decision"), rec.get("new_code"), codebook, str(p), line)
         if d is not None:
             d.note = _text(rec.get("note"))
+            had = decisions.get(item.key)
+            if had is not None and (had.decision, had.code) != (d.decision, d.code):
+                raise bad(f"a second row for the coding of line {first_line[item.key]} with "
+                          f"another decision ({had.decision} there, {d.decision} here); "
+                          "keep one of the two")
             decisions[item.key] = d
+            first_line.setdefault(item.key, line)
     return write_reviewed(store, pass_name, out_pass, items, decisions, how=f"sheet:{p.name}")
 
 

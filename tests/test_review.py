@@ -206,6 +206,8 @@ def _sheet(store: Store, tmp_path: Path, decisions: dict[int, tuple[str, str]]) 
          "line 4: decision 'maybe' is not one of accept, reject, recode:CODE, skip."),
         ({1: ("recode", "")}, "CC706", "line 3: recode needs a code id such as mech.digital;"),
         ({1: ("recode", "mech.nope")}, "CC706", "line 3: recode needs a code of the codebook"),
+        ({1: ("recode:mech.mediation", "mech.participation")}, "CC706",
+         "line 3: recode needs one new code (recode:CODE and new_code disagree)"),
     ],
 )
 def test_bad_sheet_writes_nothing(coded, tmp_path, decisions, code, message):
@@ -401,3 +403,45 @@ def test_cli_review(coded, tmp_path):
                                "--project", proj])
     assert r.exit_code == 1
     assert "[CC607]" in r.stderr
+
+
+def test_two_rows_for_one_coding_must_agree(coded, tmp_path):
+    store, _ = coded
+    f = _sheet(store, tmp_path, {0: ("accept", "")})
+    rows = list(csv.DictReader(io.StringIO(f.read_text(encoding="utf-8"))))
+    rows.append({**rows[0], "decision": "reject"})
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=REVIEW_COLUMNS, lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    f.write_text(buf.getvalue(), encoding="utf-8")
+    with pytest.raises(CasecoderError) as err:
+        import_review(store, f, "rules", "reviewed")
+    assert err.value.code == "CC602"
+    assert "a second row for the coding of line 2 with another decision" in str(err.value)
+    assert "reviewed" not in [p["name"] for p in store.passes()]
+
+
+@pytest.mark.parametrize("accepted_first", [True, False])
+def test_a_recode_onto_an_accepted_coding_keeps_the_accepted_one(coded, accepted_first):
+    from casecoder.review import Decision, review_items, write_reviewed
+
+    store, _ = coded
+    first = store.codings("rules")[0]  # a.md, mech.mediation
+    with store.transaction():  # a second code on the same unit
+        store.add_codings([("rules", first.source_id, "mech.participation", first.start_char,
+                            first.end_char, "[[0, 1]]", "manual", 0.5, "x", 1,
+                            first.segment_id)])
+    items = [i for i in review_items(store, "rules")
+             if (i.coding.source_id, i.coding.start_char) == (first.source_id,
+                                                              first.start_char)]
+    # the unit's first row (mediation) is recoded onto the code of its second, accepted
+    recoded = next(i for i in items if i.coding.code == "mech.mediation")
+    accepted = next(i for i in items if i.coding.code == "mech.participation")
+    decisions = {accepted.key: Decision("accept"),
+                 recoded.key: Decision("recode", "mech.participation")}
+    pair = [accepted, recoded] if accepted_first else [recoded, accepted]
+    res = write_reviewed(store, "rules", "reviewed", pair, decisions, how="test")
+    assert res["duplicates"] == 1
+    (kept,) = store.codings("reviewed")
+    assert (kept.rule, kept.confidence) == ("manual", 0.5)  # the accepted coding, unchanged
