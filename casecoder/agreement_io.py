@@ -20,7 +20,7 @@ Polarity is not compared: a negated coding codes its unit like any other.
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from casecoder.agree import AgreementReport
@@ -87,16 +87,22 @@ class ComparedSources:
         Names of the sources only pass A, only pass B coded.
     scope : str
         How ``shared`` was chosen: ``either``, ``both`` or ``all``.
+    stale_a, stale_b : list of str
+        Names of the sources whose superseded versions (text since changed) hold codings
+        of pass A, of pass B: those codings are not compared, and the report says so.
     """
 
     shared: list[Source]
     only_a: list[str]
     only_b: list[str]
     scope: str = "either"
+    stale_a: list[str] = field(default_factory=list)
+    stale_b: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"compared": [s.name for s in self.shared], "only_a": self.only_a,
-                "only_b": self.only_b, "scope": self.scope}
+                "only_b": self.only_b, "scope": self.scope, "stale_a": self.stale_a,
+                "stale_b": self.stale_b}
 
 
 def compared_sources(store: Store, pass_a: str, pass_b: str, scope: str = "either",
@@ -129,6 +135,8 @@ def compared_sources(store: Store, pass_a: str, pass_b: str, scope: str = "eithe
         only_a=[s.name for s in sources if s.id in coded_a and s.id not in coded_b],
         only_b=[s.name for s in sources if s.id in coded_b and s.id not in coded_a],
         scope=scope,
+        stale_a=_stale_sources(store, pass_a),
+        stale_b=_stale_sources(store, pass_b),
     )
 
 
@@ -238,6 +246,14 @@ def pass_agreement(
     else:
         found = _character_runs(iter_disagreements(inp), by_id, names)
     return report, found
+
+
+def _stale_sources(store: Store, pass_name: str) -> list[str]:
+    """Names of the sources whose superseded versions hold codings of ``pass_name``."""
+    rows = store.db.execute(
+        "SELECT DISTINCT s.name FROM codings c JOIN sources s ON s.id = c.source_id "
+        "WHERE c.pass = ? AND s.current = 0 ORDER BY s.name", (pass_name,))
+    return [r[0] for r in rows]
 
 
 def _coded_source_ids(store: Store, pass_name: str) -> set[int]:

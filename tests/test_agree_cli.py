@@ -275,7 +275,7 @@ def test_agree_command_json(proj: Path) -> None:
     data = json.loads(r.stdout)
     assert data["passes"] == {"A": "a", "B": "b"}
     assert data["sources"] == {"compared": ["a.txt", "b.md", "c.txt"], "only_a": ["c.txt"],
-                               "only_b": [], "scope": "either"}
+                               "only_b": [], "scope": "either", "stale_a": [], "stale_b": []}
     assert data["report"]["unit_kind"] == "sentence"
     assert {c["code"] for c in data["report"]["codes"]} >= {"mech.digital.lightweight"}
     assert all(set(d) == {"source", "source_id", "case", "start_char", "end_char", "code",
@@ -339,3 +339,19 @@ def test_dict_command_errors(tmp_path: Path) -> None:
     assert r.exit_code == 1 and "Error: [CC607]" in r.stderr
     r = _run("dict", "export", "--codebook", GOVERNANCE)
     assert r.exit_code == 2
+
+
+def test_codings_on_an_older_version_of_a_source_are_noted(proj: Path, tmp_path: Path) -> None:
+    from casecoder.ingest import ingest
+
+    with Store(proj) as store:
+        src = next(s for s in store.sources() if s.name == "b.md")
+        changed = tmp_path / "b.md"  # the same file, edited after pass a was coded
+        changed.write_text(src.text.replace("。", "！", 1), encoding="utf-8")
+        ingest(store, [changed])
+    r = _run("agree", "a", "b", "--project", proj, "--bootstrap", 0, "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.stdout)["sources"]
+    assert data["stale_a"] == ["b.md"] and data["stale_b"] == ["b.md"]
+    r = _run("agree", "a", "b", "--project", proj, "--bootstrap", 0)
+    assert "Note: A (a) also has codings on older versions of b.md" in r.stderr

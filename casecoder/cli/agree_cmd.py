@@ -90,6 +90,11 @@ def agree_command(
             how = ("left out" if compared.scope == "both"
                    else f"compared as coded with no code by {other}")
             typer.echo(f"Coded by {who} only ({how}): {', '.join(names)}")
+    for who, name, names in (("A", pass_a, compared.stale_a), ("B", pass_b, compared.stale_b)):
+        if names:
+            typer.echo(f"Note: {who} ({name}) also has codings on older versions of "
+                       f"{', '.join(names)}: the text changed since, so they are not compared"
+                       f"; re-run or re-import the pass to compare them", err=True)
     typer.echo("")
     typer.echo(agreement_table(report), nl=False)
     if disagreements and found:
