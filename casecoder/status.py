@@ -23,7 +23,8 @@ def project_status(project: str | Path) -> dict[str, Any]:
                 "WHERE src.current = 1"
             ).fetchone()[0],
             "passes": [
-                {"name": p["name"], "coder": p["coder"], "n": p["n"]} for p in store.passes()
+                {"name": p["name"], "coder": p["coder"], "n": p["n"],
+                 "n_current": p["n_current"]} for p in store.passes()
             ],
             "runs": [
                 {"id": r["id"], "stage": r["stage"], "started": r["started"],

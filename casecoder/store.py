@@ -418,7 +418,9 @@ class Store:
     # -- passes and codings ------------------------------------------------------
     def passes(self) -> list[dict[str, Any]]:
         rows = self.db.execute(
-            "SELECT p.*, (SELECT COUNT(*) FROM codings c WHERE c.pass = p.name) AS n "
+            "SELECT p.*, (SELECT COUNT(*) FROM codings c WHERE c.pass = p.name) AS n, "
+            "(SELECT COUNT(*) FROM codings c JOIN sources s ON s.id = c.source_id "
+            "WHERE c.pass = p.name AND s.current = 1) AS n_current "
             "FROM passes p ORDER BY p.name"
         ).fetchall()
         return [{**dict(r), "options": json.loads(r["options"])} for r in rows]

@@ -395,3 +395,21 @@ def test_a_same_named_file_from_another_folder_is_noted(tmp_path, project, runne
     assert moved == [["g.txt", str(tmp_path / "in" / "g.txt"), str(tmp_path / "other" / "g.txt")]]
     r = invoke(runner, "ingest", tmp_path / "in" / "g.txt", "--project", project)
     assert "note: g.txt is now read from" in r.stderr
+
+
+def test_status_counts_codings_on_older_versions(tmp_path, project, runner):
+    from casecoder.codebook import load_codebook
+    from casecoder.coding import code
+
+    f = tmp_path / "g.txt"
+    f.write_text("问：你好\n答：我们建了调解室。\n", encoding="utf-8")
+    with Store(project) as store:
+        ingest(store, [f])
+        code(store, load_codebook(CASES.parent / "codebooks" / "governance.yaml"))
+    f.write_text("问：你好\n答：我们建了调解室，还有平台。\n", encoding="utf-8")
+    assert invoke(runner, "ingest", f, "--project", project).exit_code == 0
+    r = invoke(runner, "status", "--project", project, "--json")
+    (p,) = json.loads(r.stdout)["passes"]
+    assert p["n"] > 0 and p["n_current"] == 0
+    r = invoke(runner, "status", "--project", project)
+    assert f"{p['n']} on older versions of sources" in r.stdout

@@ -116,7 +116,9 @@ def status(project: ProjectOpt = Path("."), as_json: JsonOpt = False) -> None:
     typer.echo(f"cases     {data['cases']}")
     typer.echo(f"segments  {data['segments']}")
     for p in data["passes"]:
-        typer.echo(f"pass      {p['name']}: {p['n']} codings by {p['coder']}")
+        older = p["n"] - p["n_current"]
+        typer.echo(f"pass      {p['name']}: {p['n']} codings by {p['coder']}"
+                   + (f" ({older} on older versions of sources)" if older else ""))
     for r in data["runs"][-5:]:
         typer.echo(f"run       #{r['id']} {r['stage']} {r['started']} {r['status']}")
 
