@@ -663,6 +663,7 @@ class ReviewSession:
         if self.stale:
             write(f"{self.stale} saved decision(s) refer to codings no longer in pass "
                   f"{self.pass_name!r} and are ignored.\n")
+        read_key = _one_key_at_a_time(read_key)
         while self.position < len(self.items):
             write(self.render())
             try:
@@ -734,3 +735,19 @@ def keys(sequence: str | list[str]) -> Callable[[], str]:
             raise EOFError from None
 
     return read_key
+
+
+def _one_key_at_a_time(read_key: Callable[[], str]) -> Callable[[], str]:
+    """``read_key`` giving one key per call: keys typed quickly or pasted arrive from
+    the terminal as one chunk (``aa``, ``mech.digital\r``), which is split into its
+    keys; an escape sequence (an arrow key) stays one key."""
+    pending: list[str] = []
+
+    def next_key() -> str:
+        if not pending:
+            chunk = read_key()
+            pending.extend([chunk] if len(chunk) <= 1 or chunk.startswith("\x1b")
+                           else list(chunk))
+        return pending.pop(0)
+
+    return next_key

@@ -445,3 +445,15 @@ def test_a_recode_onto_an_accepted_coding_keeps_the_accepted_one(coded, accepted
     assert res["duplicates"] == 1
     (kept,) = store.codings("reviewed")
     assert (kept.rule, kept.confidence) == ("manual", 0.5)  # the accepted coding, unchanged
+
+
+def test_session_splits_keys_that_arrive_together(coded):
+    store, cb = coded
+    chunks = iter(["ar", "cmech.digital\r", "\x1b[A", "q"])  # typed fast, pasted, an arrow
+    s = ReviewSession(store, "rules", "reviewed", codebook=cb)
+    out: list[str] = []
+    res = s.run(lambda: next(chunks), out.append)
+    assert res["decided"] == 3
+    assert [d.decision for d in s.decisions.values()] == ["accept", "reject", "recode"]
+    assert [d.code for d in s.decisions.values()][-1] == "mech.digital"
+    assert any("Unknown key '\\x1b[A'" in o for o in out)  # the arrow is one key
