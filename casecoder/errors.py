@@ -371,6 +371,15 @@ class CasecoderError(Exception):
         super().__init__(f"[{error_code}] {self.message}")
 
 
+def known_list(names: list[str], limit: int = 12) -> str:
+    """Names for a "Known …" list in a message: the first ``limit``, and how many there
+    are in all when there are more; ``(none)`` for none."""
+    if not names:
+        return "(none)"
+    shown = ", ".join(names[:limit])
+    return shown if len(names) <= limit else f"{shown}, … ({len(names)} in all)"
+
+
 def render_docs() -> str:
     """Render ``docs/errors.md`` from the catalogue."""
     lines = [

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from casecoder import records
-from casecoder.errors import CasecoderError
+from casecoder.errors import CasecoderError, known_list
 from casecoder.models import Codebook, Source
 from casecoder.store import Store
 
@@ -145,7 +145,7 @@ def _check(rec: dict[str, Any], path: Path, line: int, sources: dict[str, Source
 
     src = sources.get(name)
     if src is None:
-        known = ", ".join(sorted(sources)[:12]) or "(none)"
+        known = known_list(sorted(sources))
         raise mismatch(f"no current source is named {name!r} (known sources: {known}); "
                        "ingest the source first or fix its name")
     n = len(src.text)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from casecoder.errors import CasecoderError
+from casecoder.errors import CasecoderError, known_list
 from casecoder.store import Store, now
 
 TARGET_TYPES: tuple[str, ...] = ("code", "case", "source")
@@ -43,8 +43,7 @@ def _resolve(store: Store, target_type: str, target_id: str) -> str:
     if target_type == "case":
         known = [c.id for c in store.cases()]
         if target_id not in known:
-            raise CasecoderError("CC502", case_id=target_id,
-                                 known=", ".join(known[:12]) or "(none)")
+            raise CasecoderError("CC502", case_id=target_id, known=known_list(known))
         return target_id
     row = store.db.execute(
         "SELECT name FROM sources WHERE name = ? AND current = 1", (target_id,)).fetchone()

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from casecoder.errors import CasecoderError
+from casecoder.errors import CasecoderError, known_list
 from casecoder.models import Case, Coding, Segment, Source
 
 DB_NAME = "casecoder.sqlite"
@@ -369,9 +369,8 @@ class Store:
         return _source(row)
 
     def _known_names(self) -> str:
-        names = [r[0] for r in self.db.execute(
-            "SELECT name FROM sources WHERE current = 1 ORDER BY name LIMIT 12")]
-        return ", ".join(names) or "(none)"
+        return known_list([r[0] for r in self.db.execute(
+            "SELECT name FROM sources WHERE current = 1 ORDER BY name")])
 
     def texts(self) -> dict[int, str]:
         """Raw text of every source, current or not, by id (for citation checks)."""

@@ -80,3 +80,12 @@ def test_version_is_the_package_metadata_and_the_changelog_head():
     assert version("casecoder") == __version__
     head = re.search(r"^## (\S+)", (ROOT / "CHANGELOG.md").read_text(encoding="utf-8"), re.M)
     assert head is not None and head.group(1) == __version__
+
+
+def test_known_lists_say_when_they_are_cut():
+    from casecoder.errors import known_list
+
+    assert known_list([]) == "(none)"
+    assert known_list(["a", "b"]) == "a, b"
+    names = [f"C{i:02d}" for i in range(1, 23)]
+    assert known_list(names) == ", ".join(names[:12]) + ", … (22 in all)"
