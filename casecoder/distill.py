@@ -49,7 +49,8 @@ from casecoder import citations
 from casecoder.document import Cite, Document, Inline
 from casecoder.errors import CasecoderError
 from casecoder.flags import BLOCKING, sensitivity
-from casecoder.graph import Analysis, Evidence, case_graph, node_layer
+from casecoder.graph import Analysis, Evidence, case_graph, in_spans, node_layer
+from casecoder.metrics import TIME_UNITS, extract
 from casecoder.models import CONTEXT_IDS, Source
 from casecoder.queries import frame_id
 
@@ -179,7 +180,7 @@ def make_context(store: Any, analysis: Analysis, pass_name: str, lang: str = "zh
     in_lessons = restated = 0
     for m in metric_records(store, pass_name):
         # figures in a case file's lessons section describe other places (see graph.py)
-        if any(a <= m["start_char"] < b for a, b in lessons.get(m["source"], ())):
+        if in_spans(m["start_char"], lessons.get(m["source"], ())):
             in_lessons += 1
             continue
         m = _describe_metric(m, sources[m["source"]], analysis, used)
@@ -207,7 +208,6 @@ _SECTION_RANK = {RESULT_SECTION: 0, "": 1, "主要做法": 2}
 _CONTEXT_QUANTITY = re.compile(r"人口|密度|平方公里|用户|员工|职工|面积|常住|户籍|经费|预算")
 _CUMULATIVE_VERBS = ("累计", "新增", "新建", "共计", "合计")
 _BOUNDS = ("不足", "不到", "低于", "超过", "超", "逾", "突破", "高于", "近", "约")
-_TIME_UNITS = ("天", "小时", "分钟", "秒", "周", "个工作日", "工作日", "个月", "月", "年")
 _QUALIFIER_EN = {"不足": "under ", "不到": "under ", "低于": "below ", "超过": "over ",
                  "超": "over ", "逾": "over ", "突破": "over ", "高于": "above ", "近": "nearly ",
                  "约": "about ", "仅": "only ", "仅为": "only "}
@@ -253,8 +253,6 @@ def _describe_metric(m: dict[str, Any], src: Source, analysis: Analysis,
     (re-read from the stored sentence by :func:`casecoder.metrics.extract`: the record
     keeps the sentence's span), its section, whether it is background, and its rank among
     the case's figures."""
-    from casecoder.metrics import extract
-
     m = dict(m)
     m["hit"] = ""
     key = (m["before"], m["after"], m["change"], m["unit"], m["direction"], m["qualifier"],
@@ -305,7 +303,7 @@ def metric_phrase(ctx: Context, m: dict[str, Any]) -> str:
     lead = next((v for v in _CUMULATIVE_VERBS if m.get("hit", "").startswith(v)), "")
     # bounds stated with the figures of "from A to B" (由不足50%提高到95%)
     qa, qb = (x if x in _BOUNDS else "" for x in (m.get("before_qualifier", ""), q))
-    down = "缩短至" if u in _TIME_UNITS else "降至"
+    down = "缩短至" if u in TIME_UNITS else "降至"
     if zh:
         if before is not None and after is not None:
             verb = {"up": "提升至", "down": down}.get(d, "变为")
@@ -1113,8 +1111,7 @@ def neutral_title(ctx: Context, case_id: str) -> str:
     mechs = most_evidence([e for e in elements if node_layer(cb, e) == "mechanism"
                            and e.startswith("mech.")])
     # a failed or partial case is not named after practices it may never have run
-    success = case.outcome.get("result") == "success"
-    shown = [ctx.short_label(e) for e in (practices or mechs)[:2]] if success else []
+    shown = [ctx.short_label(e) for e in (practices or mechs)[:2]] if case.succeeded else []
     if ctx.lang == "zh":
         if setting == "industry" and industry != "unknown":
             where = _place(case) + f"{industry}行业"
@@ -1234,19 +1231,16 @@ def teaching_note(ctx: Context, case_id: str, diagram_png: bytes | None) -> Docu
           "replicable mechanism from the local practice, the conditions it needs, and how to "
           "adapt it elsewhere.")
     doc.h(1, t("questions"))
-    success = case.outcome.get("result") == "success"
-
     def question(m: str) -> str:
         # how a mechanism was carried out is asked of a case where it worked; of a failed
         # or partial case, what stood in its way
-        done = success
         if ctx.lang == "zh":
             return (f"本案例中“{ctx.label(m)}”是通过哪些具体做法实现的？它解决了什么问题？"
-                    if done else f"本案例中“{ctx.label(m)}”为什么没有（或没有完全）落地？"
-                    "缺少哪些条件或做法？")
+                    if case.succeeded else f"本案例中“{ctx.label(m)}”为什么没有（或没有完全）"
+                    "落地？缺少哪些条件或做法？")
         return (f"Through which practices does {ctx.label(m)} work here, and on what problem?"
-                if done else f"Why did {ctx.label(m)} not take hold here (or only in part)? "
-                "What conditions or practices were missing?")
+                if case.succeeded else f"Why did {ctx.label(m)} not take hold here (or only "
+                "in part)? What conditions or practices were missing?")
 
     qs = [[question(m)] for m in mechs[:3]]
     qs.append(["如果目标地缺乏本案例的某项情境条件，哪些做法需要改造？" if ctx.lang == "zh" else

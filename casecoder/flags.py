@@ -76,7 +76,7 @@ class CaseRecord:
     @classmethod
     def from_case(cls, case: Case, elements: Iterable[str]) -> CaseRecord:
         a = case.attributes
-        return cls(id=case.id, success=case.outcome.get("result") == "success",
+        return cls(id=case.id, success=case.succeeded,
                    region=str(a.get("region", "unknown")),
                    setting=str(a.get("setting", "unknown")),
                    conditions={k: case.conditions.get(k, "unknown") for k in CONTEXT_IDS},

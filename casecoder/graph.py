@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,6 +108,11 @@ def lesson_spans(text: str) -> list[tuple[int, int]]:
     return out
 
 
+def in_spans(pos: int, spans: Iterable[tuple[int, int]]) -> bool:
+    """True when ``pos`` lies in one of the half-open ``spans`` (e.g. lesson sections)."""
+    return any(a <= pos < b for a, b in spans)
+
+
 def load(store: Store, pass_name: str, codebook: Codebook) -> GraphData:
     """Gather codings, links and cases of a pass into :class:`GraphData`."""
     from casecoder.links import stored_links
@@ -121,7 +127,7 @@ def load(store: Store, pass_name: str, codebook: Codebook) -> GraphData:
         if src is None or src.case_id is None:
             continue
         if c.code.startswith("mech.") and (
-                any(a <= c.start_char < b for a, b in lessons.get(c.source_id, ()))
+                in_spans(c.start_char, lessons.get(c.source_id, ()))
                 or ADVICE.search(src.text, c.start_char, c.end_char)):
             continue
         case = src.case_id
@@ -133,7 +139,7 @@ def load(store: Store, pass_name: str, codebook: Codebook) -> GraphData:
             data.code_evidence.setdefault((case, code), []).append(ev)
     for lk in stored_links(store, pass_name):
         src = srcs[lk.source_id]
-        if any(a <= lk.start_char < b for a, b in lessons.get(lk.source_id, ())):
+        if in_spans(lk.start_char, lessons.get(lk.source_id, ())):
             continue  # a lesson tells of other places (a copy elsewhere), not of this case
         data.links.append((lk, Evidence(lk.case_id, src.name, lk.start_char, lk.end_char,
                                         src.text[lk.start_char:lk.end_char], lk.connective,

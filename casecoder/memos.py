@@ -34,9 +34,9 @@ def _resolve(store: Store, target_type: str, target_id: str) -> str:
             raise CasecoderError("CC008", option="code id", value=target_id,
                                  expected="dot-separated parts without spaces, such as "
                                  "mech.digital")
-        from casecoder.queries import known_codes, require_codes
+        from casecoder.queries import project_codes, require_codes
 
-        known = known_codes(store)
+        known = project_codes(store)
         if known:  # a project with codes: a typo is refused; before any pass, any id goes
             require_codes(store, [target_id], "code id", known)
         return target_id

@@ -97,6 +97,7 @@ _ADJECTIVE = re.compile(r"(?:众多|很多|较多|多|大|高|广)$")
 # time units that convert exactly into one another (a month is not a whole number of days)
 _TIME_SCALES = ({"秒": 1 / 60, "分钟": 1, "小时": 60, "天": 1440, "周": 10080},
                 {"个月": 1, "月": 1, "年": 12}, {"个工作日": 1, "工作日": 1})
+TIME_UNITS = frozenset(u for scale in _TIME_SCALES for u in scale)
 _VALUE_WORD = re.compile(r"以上|以下|左右")
 _FW = str.maketrans("０１２３４５６７８９．％", "0123456789.%")
 _UP_VERBS = frozenset(_UP.split("|"))
@@ -131,7 +132,7 @@ class MetricHit:
 
 class _Joined:
     """The stretches of a text joined by a mark no pattern can match (。), so that each
-    pattern runs once over them all; :meth:`spans` gives a match's offsets in the text."""
+    pattern runs once over them all; :meth:`find` gives each match's offsets in the text."""
 
     def __init__(self, text: str, stretches: list[tuple[int, int]]) -> None:
         self.text = "。".join([text[a:b] for a, b in stretches])

@@ -69,6 +69,11 @@ class Case:
     transfers: list[dict[str, Any]]
     source_id: int | None = None
 
+    @property
+    def succeeded(self) -> bool:
+        """``outcome.result`` is ``success`` (``partial`` and ``failure`` are not)."""
+        return self.outcome.get("result") == "success"
+
 
 @dataclass
 class CodeRules:

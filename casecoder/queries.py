@@ -42,7 +42,7 @@ def _level(code: str, level: str) -> str:
     return frame_id(code) if level == "frame" else code
 
 
-def known_codes(store: Store, besides: str | None = None) -> set[str]:
+def project_codes(store: Store, besides: str | None = None) -> set[str]:
     """Every code id the project knows: the codes of its codings (other than those of the
     pass ``besides``) and their parents, and the codes of the codebooks its passes
     recorded (those whose file is still there)."""
@@ -77,8 +77,8 @@ def require_codes(store: Store, codes: Iterable[str], option: str = "--code",
                   known: set[str] | None = None) -> None:
     """Refuse a code id the project does not know (CC008), naming the closest ones: a
     typo such as ``mech.mediaton`` would otherwise match nothing and report zero.
-    ``known`` defaults to :func:`known_codes`."""
-    known = known_codes(store) if known is None else known
+    ``known`` defaults to :func:`project_codes`."""
+    known = project_codes(store) if known is None else known
     for code in codes:
         if code not in known:
             hint = did_you_mean(code, known, 3)

@@ -146,12 +146,12 @@ def import_codings_command(
     Example: casecoder import codings coded.csv --pass zhang --codebook codebooks/governance.yaml
     """
     from casecoder.importing import import_codings
-    from casecoder.queries import known_codes
+    from casecoder.queries import project_codes
     from casecoder.store import open_store
 
     cb = _codebook(codebook)
     with open_store(project) as store:
-        known = known_codes(store, besides=pass_name)
+        known = project_codes(store, besides=pass_name)
         n = import_codings(store, file, pass_name, coder=coder, codebook=cb)
         new = _new_codes(store, pass_name, known) if cb is None else []
     if as_json:
@@ -261,13 +261,13 @@ def review_import(
 
     Example: casecoder review import review.xlsx --pass suggest --out-pass reviewed
     """
-    from casecoder.queries import known_codes
+    from casecoder.queries import project_codes
     from casecoder.review import import_review
     from casecoder.store import open_store
 
     cb = _codebook(codebook)
     with open_store(project) as store:
-        known = known_codes(store, besides=out_pass)
+        known = project_codes(store, besides=out_pass)
         res = import_review(store, file, pass_name, out_pass, codebook=cb)
         new = _new_codes(store, out_pass, known) if cb is None else []
     if as_json:
